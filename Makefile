@@ -1,0 +1,137 @@
+# todo-system — one non-recursive Makefile.
+#
+# Every C program is built twice from the same sources:
+#   build/rel/   -O2, the binaries that `make build` copies into bin/
+#   build/asan/  AddressSanitizer + UBSan, used by the unit and end-to-end suites
+# A program directory adds itself with a small module.mk (see services/*/module.mk);
+# the shared library is every lib/*.c, and every tests/unit/test_*.c is one cmocka binary.
+
+SHELL        := /bin/bash
+.DEFAULT_GOAL := build
+CC           ?= cc
+BUILD        := build
+PYTHON       := /usr/bin/python3
+PKG_CONFIG   ?= pkg-config
+
+# Packages the shared library needs; programs add their own in module.mk.
+LIB_PKGS     := libmicrohttpd libcjson libcurl libpq uuid
+# Every package any part uses, for the include path (computed once).
+ALL_PKGS     := $(LIB_PKGS) grpc libprotobuf-c libjwt libsodium rdkafka hiredis ncursesw cmocka
+pkg_cflags    = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pkg_libs      = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+WARN         := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+CPPFLAGS     += -D_GNU_SOURCE -Ilib -I$(BUILD)/gen $(call pkg_cflags,$(ALL_PKGS))
+CFLAGS       += -std=c11 $(WARN) -g -pthread
+REL_FLAGS    := -O2
+ASAN_FLAGS   := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SYS_LIBS     := -lpthread -lm
+
+VARIANTS     := rel asan
+rel_FLAGS    := $(REL_FLAGS)
+asan_FLAGS   := $(ASAN_FLAGS)
+
+# ---- program directories ---------------------------------------------------------------
+# module.mk sets:  PROGRAMS += NAME;  NAME_SRC := …c files;  NAME_PKGS := pkg-config names;
+#                  NAME_GEN := generated .c files it needs (optional)
+PROGRAMS     :=
+GEN_SRC      :=
+GEN_HDR      :=
+include $(wildcard proto/module.mk services/*/module.mk console/module.mk tools/*/module.mk tests/e2e/module.mk)
+
+# ---- compile rules ---------------------------------------------------------------------
+# Every object waits (order-only) for the generated protobuf headers.
+$(BUILD)/rel/%.o: %.c | $(GEN_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(REL_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c | $(GEN_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+
+# ---- the shared library ----------------------------------------------------------------
+LIB_SRC      := $(wildcard lib/*.c)
+LIB_LIBS     := $(call pkg_libs,$(LIB_PKGS))
+
+define LIB_template
+$(BUILD)/$(1)/libtodo.a: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach v,$(VARIANTS),$(eval $(call LIB_template,$(v))))
+
+# ---- programs (services, console, tools) -----------------------------------------------
+
+define PROGRAM_template
+$(BUILD)/$(2)/bin/$(1): $(patsubst %.c,$(BUILD)/$(2)/%.o,$($(1)_SRC) $($(1)_GEN)) $(BUILD)/$(2)/libtodo.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,$$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(foreach v,$(VARIANTS),$(eval $(call PROGRAM_template,$(p),$(v)))))
+
+bin/%: $(BUILD)/rel/bin/%
+	@mkdir -p bin
+	cp $< $@
+
+# ---- unit tests ------------------------------------------------------------------------
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+UNIT_NAMES   := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+
+define UNIT_template
+$(BUILD)/$(2)/tests/unit/$(1): $(BUILD)/$(2)/tests/unit/$(1).o $(BUILD)/$(2)/libtodo.a
+	$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,cmocka) $$(LIB_LIBS) $$(SYS_LIBS)
+endef
+$(foreach t,$(UNIT_NAMES),$(foreach v,$(VARIANTS),$(eval $(call UNIT_template,$(t),$(v)))))
+
+UNIT_BINS    := $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/tests/unit/,$(UNIT_NAMES)))
+
+# ---- top-level targets (CONTRACT §1) ---------------------------------------------------
+.PHONY: all build build-asan deps up down status run test test-unit test-e2e bench fuzz clean
+
+all: build
+
+build: $(GEN_SRC) $(addprefix bin/,$(PROGRAMS))
+
+build-asan: $(GEN_SRC) $(addprefix $(BUILD)/asan/bin/,$(PROGRAMS))
+
+deps:
+	@infra/deps.sh
+
+up: build
+	@infra/local/stack up
+
+down:
+	@infra/local/stack down
+
+status:
+	@infra/local/stack status
+
+run: deps
+	@$(MAKE) --no-print-directory up
+	@if [ -x bin/todo-console ]; then exec bin/todo-console; \
+	 else echo "todo-console is not built yet; the stack is up: see 'make status'"; fi
+
+test: deps
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-e2e
+
+# Unit tests run twice: the optimised build and the ASan+UBSan build.
+test-unit: $(UNIT_BINS)
+	@tests/unit/run.sh $(UNIT_BINS)
+
+# End-to-end: the real stack, real servers, independent clients (pytest).
+test-e2e: build build-asan
+	@infra/local/stack up
+	@$(PYTHON) -m pytest -q tests/e2e
+
+bench: build
+	@infra/local/stack up
+	@tests/bench/run.sh
+
+fuzz: build
+	@echo "fuzz: no fuzz targets yet"
+
+clean:
+	rm -rf $(BUILD) bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

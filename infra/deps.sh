@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# make deps — install what the project needs, idempotently.
+#
+#   1. Debian packages (the list below): installed with apt-get when any is missing.
+#   2. Java 17+, Maven and Go (>= the version Jaeger's go.mod asks for): checked, with a
+#      clear message saying what to install when one is missing or too old.
+#   3. Apache Kafka (broker jars from Maven Central) and Jaeger (built with Go) into the
+#      cache ${XDG_CACHE_HOME:-$HOME/.cache}/todo-system, outside the checkout, so a fresh
+#      clone on a warm machine rebuilds nothing.
+# When everything is present it only checks, in well under a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. infra/versions.env
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/todo-system"
+
+say()  { printf 'deps: %s\n' "$*"; }
+die()  { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
+
+# ---- 1. Debian packages -------------------------------------------------------------
+DEB_PACKAGES=(
+    # build
+    build-essential pkg-config
+    # C libraries (DEPENDENCIES.md)
+    libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libmicrohttpd-dev libjwt-dev
+    libsodium-dev librdkafka-dev libpq-dev libhiredis-dev libcjson-dev libncurses-dev
+    libreadline-dev libcurl4-openssl-dev uuid-dev libcmocka-dev
+    # servers of the local stack
+    postgresql redis-server nginx prometheus
+    # Kafka and Jaeger are built from Maven Central / the Go module proxy; these run them
+    openjdk-17-jre-headless maven
+    # tools and independent test clients
+    kcat wrk hyperfine curl procps iproute2 tmux
+    python3-pytest python3-requests python3-grpcio python3-grpc-tools python3-protobuf
+    python3-confluent-kafka python3-psycopg2 python3-redis
+)
+
+missing=()
+declare -A have=()
+while read -r pkg state; do
+    [ "$state" = "install ok installed" ] && have[$pkg]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${DEB_PACKAGES[@]}" 2>/dev/null || true)
+for p in "${DEB_PACKAGES[@]}"; do [ -n "${have[$p]:-}" ] || missing+=("$p"); done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || die "not root and no sudo: run as root: apt-get install ${missing[*]}"
+        SUDO=sudo
+    fi
+    $SUDO apt-get update -q || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        || die "apt-get install failed for: ${missing[*]}"
+    # Debian starts packaged servers on install where it can; the stack runs its own.
+    for svc in postgresql redis-server nginx prometheus; do
+        $SUDO service "$svc" stop >/dev/null 2>&1 || true
+    done
+fi
+
+# ---- 2. toolchains ------------------------------------------------------------------
+java_major=$(java -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1)
+[ -n "$java_major" ] && [ "$java_major" -ge 17 ] \
+    || die "Kafka ${KAFKA_VERSION} needs Java 17 or newer (found: ${java_major:-none}); install openjdk-17-jre-headless"
+command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka broker; install the 'maven' package"
+
+# Go: at least the version Jaeger's own go.mod names (read from the pinned module).
+go_need=$(sed -nE 's/^go ([0-9.]+)$/\1/p' infra/jaeger/go.mod)
+command -v go >/dev/null || die "Go ${go_need}+ is needed to build Jaeger; install it (Debian's golang is too old)"
+go_have=$(go env GOVERSION | sed 's/^go//')
+[ "$(printf '%s\n%s\n' "$go_need" "$go_have" | sort -V | head -1)" = "$go_need" ] \
+    || die "Go ${go_need}+ is needed to build Jaeger ${JAEGER_VERSION}; found go ${go_have}"
+grep -qE "github.com/jaegertracing/jaeger v${JAEGER_VERSION}( |$)" infra/jaeger/go.mod \
+    || die "infra/jaeger/go.mod does not pin jaeger v${JAEGER_VERSION} (versions.env)"
+
+# ---- 3. Kafka and Jaeger into the cache ---------------------------------------------
+KAFKA_DIR="$CACHE/kafka-${KAFKA_VERSION}"
+# The stamp is the pom's checksum: a changed pom (another logging binding, say) refetches.
+pom_sum=$(sha256sum infra/kafka/pom.xml | cut -c1-16)
+if [ ! -f "$KAFKA_DIR/libs/kafka_2.13-${KAFKA_VERSION}.jar" ] || [ "$(cat "$KAFKA_DIR/pom.sum" 2>/dev/null)" != "$pom_sum" ]; then
+    say "fetching Apache Kafka ${KAFKA_VERSION} from Maven Central into $KAFKA_DIR"
+    tmp="$KAFKA_DIR.tmp.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    mvn -q -B -Dstyle.color=never -f infra/kafka/pom.xml -Dkafka.version="${KAFKA_VERSION}" \
+        dependency:copy-dependencies -DoutputDirectory="$tmp/libs" \
+        || { rm -rf "$tmp"; die "mvn could not fetch Kafka ${KAFKA_VERSION}"; }
+    echo "$pom_sum" >"$tmp/pom.sum"
+    rm -rf "$KAFKA_DIR"; mv "$tmp" "$KAFKA_DIR"
+fi
+
+JAEGER_BIN="$CACHE/jaeger-${JAEGER_VERSION}/jaeger"
+if [ ! -x "$JAEGER_BIN" ]; then
+    say "building Jaeger ${JAEGER_VERSION} with Go into $JAEGER_BIN (takes minutes the first time)"
+    mkdir -p "$(dirname "$JAEGER_BIN")"
+    (cd infra/jaeger && GOFLAGS=-mod=mod go build -o "$JAEGER_BIN.tmp" github.com/jaegertracing/jaeger/cmd/jaeger) \
+        || { rm -f "$JAEGER_BIN.tmp"; die "go build of Jaeger ${JAEGER_VERSION} failed"; }
+    mv "$JAEGER_BIN.tmp" "$JAEGER_BIN"
+fi
+
+say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, cache $CACHE)"
