@@ -35,6 +35,7 @@ asan_FLAGS   := $(ASAN_FLAGS)
 # module.mk sets:  PROGRAMS += NAME;  NAME_SRC := …c files;  NAME_PKGS := pkg-config names;
 #                  NAME_GEN := generated .c files it needs (optional)
 PROGRAMS     :=
+TEST_PROGRAMS :=
 GEN_SRC      :=
 GEN_HDR      :=
 include $(wildcard proto/module.mk services/*/module.mk console/module.mk tools/*/module.mk tests/e2e/module.mk)
@@ -67,19 +68,21 @@ $(BUILD)/$(2)/bin/$(1): $(patsubst %.c,$(BUILD)/$(2)/%.o,$($(1)_SRC) $($(1)_GEN)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,$$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
 endef
-$(foreach p,$(PROGRAMS),$(foreach v,$(VARIANTS),$(eval $(call PROGRAM_template,$(p),$(v)))))
+$(foreach p,$(PROGRAMS) $(TEST_PROGRAMS),$(foreach v,$(VARIANTS),$(eval $(call PROGRAM_template,$(p),$(v)))))
 
 bin/%: $(BUILD)/rel/bin/%
 	@mkdir -p bin
 	cp $< $@
 
 # ---- unit tests ------------------------------------------------------------------------
+# A test that #includes a program's .c file names that file's packages in NAME_PKGS
+# (e.g. test_auth_jwt_PKGS := libjwt in services/auth/module.mk).
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_NAMES   := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 
 define UNIT_template
 $(BUILD)/$(2)/tests/unit/$(1): $(BUILD)/$(2)/tests/unit/$(1).o $(BUILD)/$(2)/libtodo.a
-	$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,cmocka) $$(LIB_LIBS) $$(SYS_LIBS)
+	$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,cmocka $$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
 endef
 $(foreach t,$(UNIT_NAMES),$(foreach v,$(VARIANTS),$(eval $(call UNIT_template,$(t),$(v)))))
 
@@ -119,10 +122,13 @@ test: deps
 test-unit: $(UNIT_BINS)
 	@tests/unit/run.sh $(UNIT_BINS)
 
-# End-to-end: the real stack, real servers, independent clients (pytest).
-test-e2e: build build-asan
-	@infra/local/stack up
-	@$(PYTHON) -m pytest -q tests/e2e
+# End-to-end: the real stack, real servers, independent clients (pytest). The stack runs
+# the services' ASan+UBSan builds; any sanitizer report in their logs fails the suite.
+test-e2e: build build-asan $(addprefix $(BUILD)/asan/bin/,$(TEST_PROGRAMS))
+	@tests/e2e/sanitizer-check.sh mark
+	@TODO_BIN_DIR=$(BUILD)/asan/bin infra/local/stack up
+	@TODO_BIN_DIR=$(BUILD)/asan/bin $(PYTHON) -m pytest -q tests/e2e
+	@tests/e2e/sanitizer-check.sh check
 
 bench: build
 	@infra/local/stack up

@@ -13,11 +13,13 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STACK = ROOT / "infra" / "local" / "stack"
+# The stack under test: .run/ of the checkout, or TODO_RUN_DIR (a second stack beside it).
+RUN = pathlib.Path(os.environ.get("TODO_RUN_DIR", ROOT / ".run")).resolve()
 
 
 def read_env():
     env = {}
-    for line in (ROOT / ".run" / "stack.env").read_text().splitlines():
+    for line in (RUN / "stack.env").read_text().splitlines():
         if line and not line.startswith("#") and "=" in line:
             k, v = line.split("=", 1)
             env[k] = v

@@ -106,9 +106,15 @@ def test_jaeger_accepts_otlp_and_serves_the_trace(env):
 
 def test_prometheus_ready_and_scraping_services(env):
     assert requests.get(env["PROMETHEUS_URL"] + "/-/ready", timeout=5).status_code == 200
-    targets = requests.get(env["PROMETHEUS_URL"] + "/api/v1/targets", timeout=5).json()
-    jobs = {t["labels"]["job"] for t in targets["data"]["activeTargets"]}
-    assert {"auth-service", "tasks-service", "notification-service"} <= jobs
+    want = {"auth-service", "tasks-service", "notification-service"}
+
+    def jobs():
+        targets = requests.get(env["PROMETHEUS_URL"] + "/api/v1/targets", timeout=5).json()
+        have = {t["labels"]["job"] for t in targets["data"]["activeTargets"]}
+        return want <= have
+
+    # target discovery runs shortly after start-up: poll for it
+    wait_until("Prometheus to list every service as a scrape target", jobs, timeout=30)
 
 
 def test_gateway_answers_with_contract_errors(env):

@@ -11,10 +11,10 @@ import subprocess
 import psycopg2
 import redis
 
-from conftest import ROOT, read_env, stack, wait_until
+from conftest import RUN, read_env, stack, wait_until
 from test_smoke import kafka_roundtrip
 
-PIDS = ROOT / ".run" / "pids"
+PIDS = RUN / "pids"
 
 
 def recorded_pids():

@@ -1,0 +1,65 @@
+/* cfg — settings from environment variables, described by a table.
+ *
+ *   struct settings { int port; int64_t timeout_ms; const char *db_url; bool debug; };
+ *   static const cfg_entry_t table[] = {
+ *       {"TASKS_HTTP_PORT", CFG_INT, "8081", 1, 65535, offsetof(struct settings, port),
+ *        "HTTP listen port", false},
+ *       {"TASKS_DB_TIMEOUT", CFG_DURATION, "5s", 1, 60000, offsetof(struct settings, timeout_ms),
+ *        "database statement timeout", false},
+ *       {"TASKS_DATABASE_URL", CFG_STRING, NULL, 0, 0, offsetof(struct settings, db_url),
+ *        "PostgreSQL connection URL", true},
+ *   };
+ *   if (cfg_load(table, sizeof table / sizeof table[0], &s, err, sizeof err) < 0) -> exit
+ *
+ * The table is the single description of a program's settings: loading,
+ * validation, the start-up log line and --help all come from it. */
+#ifndef TODO_CFG_H
+#define TODO_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    CFG_STRING,   /* const char *: points into the environment or at the default text */
+    CFG_INT,      /* int, decimal, within [min, max] */
+    CFG_BOOL,     /* bool: true/false, 1/0, yes/no, on/off (any case) */
+    CFG_DURATION, /* int64_t milliseconds: "500ms", "15s", "15m", "1h", "30d" or "0";
+                     min and max are in milliseconds */
+} cfg_type_t;
+
+typedef struct cfg_entry {
+    const char *name;  /* environment variable */
+    cfg_type_t type;
+    const char *def;   /* default as text, parsed like the variable; NULL = required */
+    int64_t min, max;  /* bounds for CFG_INT and CFG_DURATION; min == max == 0: the type's range */
+    size_t offset;     /* offsetof the field in the caller's struct */
+    const char *help;  /* one line for --help */
+    bool secret;       /* never logged: cfg_log prints "***" */
+} cfg_entry_t;
+
+/* Fills the struct at out from the environment, entry by entry. An unset or
+ * empty variable takes the default. Stops at the first bad entry and returns
+ * -1 with a message naming the variable, e.g.
+ * "TASKS_HTTP_PORT: 'abc' is not an integer (expected 1..65535)" or
+ * "TASKS_DATABASE_URL: required but not set"; returns 0 when all are good.
+ * String fields point into the environment, so do not setenv/unsetenv those
+ * variables while the settings are in use. Not thread-safe (getenv). */
+int cfg_load(const cfg_entry_t *table, size_t n, void *out, char *err, size_t errlen);
+
+/* Logs the effective settings of a struct filled by cfg_load as one info line
+ * ("configuration") with one field per variable. Secret entries are shown as
+ * "***", and a password inside a URL ("scheme://user:pass@host") is masked too. */
+void cfg_log(const cfg_entry_t *table, size_t n, const void *cfg);
+
+/* Prints the table for --help: one line per variable with its type, default
+ * (or "required"), bounds and help text. */
+void cfg_usage(FILE *f, const cfg_entry_t *table, size_t n);
+
+/* Parses a duration such as "250ms", "15s", "15m", "1h", "30d" (or "0") into
+ * milliseconds. Returns 0, or -1 for anything else (no unit, unknown unit,
+ * sign, fraction, overflow). */
+int cfg_parse_duration(const char *s, int64_t *ms);
+
+#endif
