@@ -88,6 +88,27 @@ $(foreach t,$(UNIT_NAMES),$(foreach v,$(VARIANTS),$(eval $(call UNIT_template,$(
 
 UNIT_BINS    := $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/tests/unit/,$(UNIT_NAMES)))
 
+# ---- fuzz targets (clang + libFuzzer) ----------------------------------------------------
+# Each tests/fuzz/fuzz_NAME.c is one libFuzzer binary linked against a clang build of the
+# library instrumented for coverage, ASan and UBSan.
+FUZZ_CC      := clang
+FUZZ_FLAGS   := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/%.o: %.c | $(GEN_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(WARN) -pthread $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libtodo.a: $(patsubst %.c,$(BUILD)/fuzz/%.o,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/libtodo.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIB_LIBS) $(SYS_LIBS)
+
+.PRECIOUS: $(BUILD)/fuzz/%.o
+
 # ---- top-level targets (CONTRACT §1) ---------------------------------------------------
 .PHONY: all build build-asan deps up down status run test test-unit test-e2e bench fuzz clean
 
@@ -118,9 +139,13 @@ test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-e2e
 
-# Unit tests run twice: the optimised build and the ASan+UBSan build.
-test-unit: $(UNIT_BINS)
+# Unit tests run twice: the optimised build and the ASan+UBSan build; then every fuzz
+# target replays its committed seed corpus once (a regression check, not a fuzzing run).
+test-unit: $(UNIT_BINS) $(FUZZ_BINS)
 	@tests/unit/run.sh $(UNIT_BINS)
+	@for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
+	   $$f -runs=0 tests/fuzz/corpus/$$n >/dev/null 2>&1 || { echo "fuzz seed replay failed: $$f"; exit 1; }; \
+	 done; echo "fuzz seeds: $(words $(FUZZ_BINS)) targets replayed"
 
 # End-to-end: the real stack, real servers, independent clients (pytest). The stack runs
 # the services' ASan+UBSan builds; any sanitizer report in their logs fails the suite.
@@ -134,8 +159,8 @@ bench: build
 	@infra/local/stack up
 	@tests/bench/run.sh
 
-fuzz: build
-	@echo "fuzz: no fuzz targets yet"
+fuzz: $(FUZZ_BINS)
+	@tests/fuzz/run.sh $(FUZZ_BINS)
 
 clean:
 	rm -rf $(BUILD) bin

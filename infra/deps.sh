@@ -18,8 +18,8 @@ die()  { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
 # ---- 1. Debian packages -------------------------------------------------------------
 DEB_PACKAGES=(
-    # build
-    build-essential pkg-config
+    # build (clang only for the libFuzzer targets)
+    build-essential pkg-config clang libclang-rt-14-dev
     # C libraries (DEPENDENCIES.md)
     libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libmicrohttpd-dev libjwt-dev
     libsodium-dev librdkafka-dev libpq-dev libhiredis-dev libcjson-dev libncurses-dev
