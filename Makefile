@@ -27,6 +27,15 @@ REL_FLAGS    := -O2
 ASAN_FLAGS   := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SYS_LIBS     := -lpthread -lm
 
+# Quiet by default (one short line per step); `make V=1` prints whole commands.
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
 VARIANTS     := rel asan
 rel_FLAGS    := $(REL_FLAGS)
 asan_FLAGS   := $(ASAN_FLAGS)
@@ -44,11 +53,11 @@ include $(wildcard proto/module.mk services/*/module.mk console/module.mk tools/
 # Every object waits (order-only) for the generated protobuf headers.
 $(BUILD)/rel/%.o: %.c | $(GEN_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(REL_FLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(REL_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/asan/%.o: %.c | $(GEN_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC-SAN,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 
 # ---- the shared library ----------------------------------------------------------------
 LIB_SRC      := $(wildcard lib/*.c)
@@ -57,7 +66,7 @@ LIB_LIBS     := $(call pkg_libs,$(LIB_PKGS))
 define LIB_template
 $(BUILD)/$(1)/libtodo.a: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC))
 	@rm -f $$@
-	ar rcs $$@ $$^
+	$$(call say,AR,$$@)ar rcs $$@ $$^
 endef
 $(foreach v,$(VARIANTS),$(eval $(call LIB_template,$(v))))
 
@@ -66,13 +75,15 @@ $(foreach v,$(VARIANTS),$(eval $(call LIB_template,$(v))))
 define PROGRAM_template
 $(BUILD)/$(2)/bin/$(1): $(patsubst %.c,$(BUILD)/$(2)/%.o,$($(1)_SRC) $($(1)_GEN)) $(BUILD)/$(2)/libtodo.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,$$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
+	$$(call say,LINK,$$@)$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,$$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
 endef
 $(foreach p,$(PROGRAMS) $(TEST_PROGRAMS),$(foreach v,$(VARIANTS),$(eval $(call PROGRAM_template,$(p),$(v)))))
 
+# Copied under a temporary name and renamed: a running binary (the stack's) cannot be
+# overwritten in place ("Text file busy"), but it can be replaced.
 bin/%: $(BUILD)/rel/bin/%
 	@mkdir -p bin
-	cp $< $@
+	$(call say,CP,$@)cp $< $@.tmp && mv -f $@.tmp $@
 
 # ---- unit tests ------------------------------------------------------------------------
 # A test that #includes a program's .c file names that file's packages in NAME_PKGS
@@ -82,7 +93,7 @@ UNIT_NAMES   := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 
 define UNIT_template
 $(BUILD)/$(2)/tests/unit/$(1): $(BUILD)/$(2)/tests/unit/$(1).o $(BUILD)/$(2)/libtodo.a
-	$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,cmocka $$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
+	$$(call say,LINK,$$@)$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,cmocka $$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
 endef
 $(foreach t,$(UNIT_NAMES),$(foreach v,$(VARIANTS),$(eval $(call UNIT_template,$(t),$(v)))))
 
@@ -98,16 +109,18 @@ FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 $(BUILD)/fuzz/%.o: %.c | $(GEN_HDR)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(WARN) -pthread $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC-FUZ,$<)$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(WARN) -pthread $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/fuzz/libtodo.a: $(patsubst %.c,$(BUILD)/fuzz/%.o,$(LIB_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/libtodo.a
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIB_LIBS) $(SYS_LIBS)
+	$(call say,LINK,$@)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIB_LIBS) $(SYS_LIBS)
 
 .PRECIOUS: $(BUILD)/fuzz/%.o
+# generated sources are real outputs, not intermediates make may delete
+.SECONDARY: $(GEN_SRC) $(GEN_HDR)
 
 # ---- top-level targets (CONTRACT §1) ---------------------------------------------------
 .PHONY: all build build-asan deps up down status run test test-unit test-e2e bench fuzz clean

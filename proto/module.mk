@@ -8,4 +8,4 @@ GEN_HDR      += $(PROTO_H)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto
 	@mkdir -p $(BUILD)/gen
-	protoc-c --proto_path=. --c_out=$(BUILD)/gen $<
+	$(call say,PROTOC,$<)protoc-c --proto_path=. --c_out=$(BUILD)/gen $<

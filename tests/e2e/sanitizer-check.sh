@@ -5,13 +5,15 @@
 #                              AddressSanitizer / LeakSanitizer / UBSan report
 set -u
 cd "$(dirname "$0")/../.."
-LOGS=.run/logs
+LOGS=${TODO_RUN_DIR:-.run}/logs
 MARK=$LOGS/.sanitizer-mark
 PATTERN="ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:"
 case ${1:-check} in
 mark)
     mkdir -p "$LOGS"
-    for f in "$LOGS"/*.log; do [ -f "$f" ] && echo "$(stat -c %s "$f") $f"; done >"$MARK"
+    for f in "$LOGS"/*.log; do
+        if [ -f "$f" ]; then echo "$(stat -c %s "$f") $f"; fi
+    done >"$MARK"
     ;;
 check)
     bad=0
