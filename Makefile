@@ -168,7 +168,7 @@ test-e2e: build build-asan $(addprefix $(BUILD)/asan/bin/,$(TEST_PROGRAMS))
 	@TODO_BIN_DIR=$(BUILD)/asan/bin $(PYTHON) -m pytest -q tests/e2e
 	@tests/e2e/sanitizer-check.sh check
 
-bench: build
+bench: build $(addprefix $(BUILD)/rel/bin/,$(TEST_PROGRAMS))
 	@infra/local/stack up
 	@tests/bench/run.sh
 

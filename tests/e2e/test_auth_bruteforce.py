@@ -1,0 +1,62 @@
+"""auth-service brute-force protection: repeated failed logins for one email lock it (429 with
+Retry-After), whether or not the account exists, through the gateway and directly."""
+import pytest
+import requests
+
+from auth_support import assert_contract_error, login, register, strong_password, unique_email
+
+MAX_FAILURES = 5  # AUTH_LOGIN_MAX_FAILURES default
+LOCKOUT_S = 900   # AUTH_LOGIN_LOCKOUT default (15m)
+
+
+@pytest.fixture(params=["gateway", "direct"])
+def base(env, request):
+    return env["GATEWAY_URL"] if request.param == "gateway" else env["AUTH_HTTP_URL"]
+
+
+def test_lockout_after_repeated_failures(base):
+    email, pw = unique_email("bf"), strong_password()
+    other_email, other_pw = unique_email("bf-other"), strong_password()
+    assert register(base, email, pw).status_code == 201
+    assert register(base, other_email, other_pw).status_code == 201
+
+    for i in range(MAX_FAILURES):
+        r = login(base, email, f"wrong-{i}-password")
+        assert assert_contract_error(r, 401) == "invalid_credentials"
+
+    r = login(base, email, "wrong-again-password")
+    assert assert_contract_error(r, 429) == "too_many_attempts"
+    retry = int(r.headers["Retry-After"])
+    assert 0 < retry <= LOCKOUT_S
+    # while locked, even the right password is refused: the lock is not an oracle
+    r = login(base, email, pw)
+    assert assert_contract_error(r, 429) == "too_many_attempts"
+    # other accounts are not affected
+    assert login(base, other_email, other_pw).status_code == 200
+
+
+def test_success_resets_the_counter(base):
+    email, pw = unique_email("bf-reset"), strong_password()
+    assert register(base, email, pw).status_code == 201
+    for _ in range(MAX_FAILURES - 1):
+        assert login(base, email, "nope-nope-nope").status_code == 401
+    assert login(base, email, pw).status_code == 200
+    for _ in range(MAX_FAILURES - 1):
+        assert login(base, email, "nope-nope-nope").status_code == 401
+    assert login(base, email, pw).status_code == 200
+
+
+def test_unknown_email_locks_the_same_way(base):
+    """No difference between an account that exists and one that does not."""
+    email = unique_email("bf-ghost")
+    for _ in range(MAX_FAILURES):
+        assert login(base, email, "whatever-pw").status_code == 401
+    r = login(base, email, "whatever-pw")
+    assert assert_contract_error(r, 429) == "too_many_attempts"
+    assert int(r.headers["Retry-After"]) > 0
+
+
+def test_locked_logins_counted(env):
+    text = requests.get(env["AUTH_HTTP_URL"] + "/metrics", timeout=5).text
+    line = next(l for l in text.splitlines() if l.startswith('auth_logins_total{outcome="locked"}'))
+    assert float(line.split()[-1]) >= 1
