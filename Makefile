@@ -123,7 +123,7 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/libtodo.a
 .SECONDARY: $(GEN_SRC) $(GEN_HDR)
 
 # ---- top-level targets (CONTRACT §1) ---------------------------------------------------
-.PHONY: all build build-asan deps up down status run test test-unit test-e2e bench fuzz clean
+.PHONY: all build build-asan deps up down status run test test-unit test-e2e test-infra bench fuzz clean
 
 all: build
 
@@ -150,6 +150,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-infra
 	@$(MAKE) --no-print-directory test-e2e
 
 # Unit tests run twice: the optimised build and the ASan+UBSan build; then every fuzz
@@ -167,6 +168,10 @@ test-e2e: build build-asan $(addprefix $(BUILD)/asan/bin/,$(TEST_PROGRAMS))
 	@TODO_BIN_DIR=$(BUILD)/asan/bin infra/local/stack up
 	@TODO_BIN_DIR=$(BUILD)/asan/bin $(PYTHON) -m pytest -q tests/e2e
 	@tests/e2e/sanitizer-check.sh check
+
+# Docker Compose and Kubernetes files, checked without Docker or a cluster (tests/infra).
+test-infra: build
+	@$(PYTHON) -m pytest -q tests/infra
 
 bench: build $(addprefix $(BUILD)/rel/bin/,$(TEST_PROGRAMS))
 	@infra/local/stack up

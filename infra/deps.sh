@@ -28,10 +28,11 @@ DEB_PACKAGES=(
     postgresql redis-server nginx prometheus
     # Kafka and Jaeger are built from Maven Central / the Go module proxy; these run them
     openjdk-17-jre-headless maven
-    # tools and independent test clients
-    kcat wrk hyperfine curl procps iproute2 tmux
+    # tools and independent test clients (docker-compose and python3-yaml: tests/infra
+    # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster)
+    kcat wrk hyperfine curl procps iproute2 tmux docker-compose
     python3-pytest python3-requests python3-grpcio python3-grpc-tools python3-protobuf
-    python3-confluent-kafka python3-psycopg2 python3-redis
+    python3-confluent-kafka python3-psycopg2 python3-redis python3-yaml
 )
 
 missing=()
