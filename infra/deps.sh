@@ -81,8 +81,9 @@ if [ ! -f "$KAFKA_DIR/libs/kafka_2.13-${KAFKA_VERSION}.jar" ] || [ "$(cat "$KAFK
     say "fetching Apache Kafka ${KAFKA_VERSION} from Maven Central into $KAFKA_DIR"
     tmp="$KAFKA_DIR.tmp.$$"
     rm -rf "$tmp"; mkdir -p "$tmp"
+    # (Maven 3.8 prints colour resets even with -B -q: strip them from the log)
     mvn -q -B -Dstyle.color=never -f infra/kafka/pom.xml -Dkafka.version="${KAFKA_VERSION}" \
-        dependency:copy-dependencies -DoutputDirectory="$tmp/libs" \
+        dependency:copy-dependencies -DoutputDirectory="$tmp/libs" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' \
         || { rm -rf "$tmp"; die "mvn could not fetch Kafka ${KAFKA_VERSION}"; }
     echo "$pom_sum" >"$tmp/pom.sum"
     rm -rf "$KAFKA_DIR"; mv "$tmp" "$KAFKA_DIR"
