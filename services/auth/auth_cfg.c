@@ -10,9 +10,9 @@
 #define MS_DAY 86400000LL
 
 static const cfg_entry_t table[] = {
-    {"AUTH_HTTP_LISTEN", CFG_STRING, "127.0.0.1:58081", 0, 0, F(http_listen),
+    {"AUTH_HTTP_LISTEN", CFG_STRING, "127.0.0.1:28081", 0, 0, F(http_listen),
      "HTTP listen address host:port (REST API, /health, /ready, /metrics)", false},
-    {"AUTH_GRPC_LISTEN", CFG_STRING, "127.0.0.1:58051", 0, 0, F(grpc_listen),
+    {"AUTH_GRPC_LISTEN", CFG_STRING, "127.0.0.1:28051", 0, 0, F(grpc_listen),
      "gRPC listen address host:port (ValidateToken, health)", false},
     {"AUTH_DATABASE_URL", CFG_STRING, NULL, 0, 0, F(database_url),
      "PostgreSQL URL of the auth database", false},

@@ -2,7 +2,7 @@
  * (each a thread with its own channel, one call at a time, as a service validating every
  * request would) for a fixed time, and prints calls/s and latency percentiles.
  *
- *   auth-bench --target 127.0.0.1:58051 --token JWT [--callers 16] [--seconds 10]
+ *   auth-bench --target 127.0.0.1:28051 --token JWT [--callers 16] [--seconds 10]
  *              [--deadline-ms 1000]
  *
  * Output, one line: "callers=16 calls=123456 errors=0 invalid=0 calls_per_s=12345.6

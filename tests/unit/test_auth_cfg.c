@@ -28,8 +28,8 @@ static void test_defaults(void **state)
     char err[256];
     setenv("AUTH_DATABASE_URL", "postgres://u:p@127.0.0.1:5432/auth", 1);
     assert_int_equal(auth_cfg_load(&c, err, sizeof err), 0);
-    assert_string_equal(c.http_listen, "127.0.0.1:58081");
-    assert_string_equal(c.grpc_listen, "127.0.0.1:58051");
+    assert_string_equal(c.http_listen, "127.0.0.1:28081");
+    assert_string_equal(c.grpc_listen, "127.0.0.1:28051");
     assert_int_equal(c.access_ttl_ms, 15 * 60 * 1000);
     assert_int_equal(c.refresh_ttl_ms, 30LL * 86400 * 1000);
     assert_int_equal(c.login_max_failures, 5);
@@ -65,9 +65,9 @@ static void test_split_addr(void **state)
     (void)state;
     char h[64];
     uint16_t p;
-    assert_int_equal(auth_cfg_split_addr("127.0.0.1:58081", h, sizeof h, &p), 0);
+    assert_int_equal(auth_cfg_split_addr("127.0.0.1:28081", h, sizeof h, &p), 0);
     assert_string_equal(h, "127.0.0.1");
-    assert_int_equal(p, 58081);
+    assert_int_equal(p, 28081);
     assert_int_equal(auth_cfg_split_addr("[::1]:9000", h, sizeof h, &p), 0);
     assert_string_equal(h, "::1");
     assert_int_equal(p, 9000);

@@ -1,0 +1,314 @@
+/* tasks_routes — HTTP handlers of the tasks API; see tasks_routes.h.
+ *
+ * Every handler: authenticate (gRPC ValidateToken, fail closed), validate input (hostile
+ * input ends here with a 4xx), run the store call (one transaction with the outbox row),
+ * then, after the commit, wake the relays and apply the change to the read model before
+ * answering — so the writer's next GET /api/tasks sees its write (read-your-writes). */
+#include "tasks_routes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "tasks_app.h"
+#include "tasks_auth.h"
+#include "tasks_model.h"
+#include "tasks_outbox.h"
+#include "tasks_readmodel.h"
+#include "tasks_store.h"
+#include "trace.h"
+
+/* ==== common steps ====================================================================== */
+
+/* Answers 401/503 itself and returns false when the request may not go on. */
+static bool authenticate(http_req *req, tasks_app_t *app, auth_user_t *user)
+{
+    if (!atomic_load(&app->schema_ready)) {
+        http_error(req, 503, "not_ready", "the service is starting; try again shortly");
+        return false;
+    }
+    const char *h = http_req_header(req, "Authorization");
+    const char *tok;
+    size_t len;
+    if (!h || auth_bearer_token(h, &tok, &len) < 0) {
+        http_set_header(req, "WWW-Authenticate", "Bearer");
+        http_error(req, 401, "unauthorized",
+                   h ? "the Authorization header is not a bearer token"
+                     : "an Authorization: Bearer <access token> header is required");
+        return false;
+    }
+    char why[64];
+    auth_result_t r = auth_validate(app->auth, tok, len, user, why, sizeof why);
+    if (r == AUTH_OK) {
+        trace_span_set_int(http_req_span(req), "enduser.id", user->user_id);
+        return true;
+    }
+    /* the reason comes from another service: only its plain words reach the client */
+    for (char *p = why; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == ' '))
+            *p = '_';
+    if (r == AUTH_INVALID) {
+        http_set_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        http_errorf(req, 401, "invalid_token", "the access token is not valid (%s)", why);
+    } else {
+        log_warn("auth-service unavailable; failing closed", LOG_STR("reason", why));
+        http_errorf(req, 503, "auth_unavailable",
+                    "cannot validate the token now (auth-service: %s); try again", why);
+    }
+    return false;
+}
+
+static void store_failed(http_req *req, const pg_err *e)
+{
+    int st = pg_err_http_status(e);
+    log_error("database error", LOG_STR("sqlstate", e->sqlstate), LOG_STR("error", e->msg));
+    if (st == 503 || st == 409) /* 409 here: a conflict that survived pg_tx's retries */
+        http_error(req, 503, "database_unavailable", "the database is not available; try again");
+    else if (st == 400)
+        http_error(req, 400, "validation_failed", "a value is out of the range the store accepts");
+    else
+        http_error(req, 500, "internal", "internal error");
+}
+
+static bool path_id(http_req *req, int64_t *id)
+{
+    if (task_id_parse(http_req_param(req, "id"), id) == 0) return true;
+    http_error(req, 400, "invalid_id", "a task id is a positive integer");
+    return false;
+}
+
+/* The parsed body, or NULL after answering 400. */
+static const cJSON *json_body(http_req *req)
+{
+    size_t len = 0;
+    const char *raw = http_req_body(req, &len);
+    const cJSON *body = http_req_json(req);
+    if (!body) {
+        http_error(req, 400, "invalid_json", "a JSON object body is required");
+        return NULL;
+    }
+    if (task_json_has_nul_escape(raw, len)) {
+        http_error(req, 400, "invalid_json", "\\u0000 is not allowed in text");
+        return NULL;
+    }
+    return body;
+}
+
+static void respond_task(http_req *req, int status, const task_t *t)
+{
+    buf_t b = BUF_INIT;
+    if (task_render(&b, t) < 0)
+        http_error(req, 500, "internal", "out of memory");
+    else
+        http_respond_json_str(req, status, buf_str(&b));
+    buf_free(&b);
+}
+
+/* The request's trace context, stored with the outbox row. */
+static void traceparent_of(http_req *req, char tp[TRACE_PARENT_LEN + 1])
+{
+    trace_ctx_t ctx;
+    tp[0] = '\0';
+    if (trace_span_ctx(http_req_span(req), &ctx) == 0 || trace_current_ctx(&ctx))
+        trace_parent_format(&ctx, tp);
+}
+
+/* After a commit: wake the relays, then update the read model (before the answer). */
+static void committed(tasks_app_t *app, const task_t *t, bool deleted)
+{
+    outbox_poke();
+    if (app->rm) rm_apply(app->rm, t, deleted);
+}
+
+/* ==== handlers ========================================================================== */
+
+static void list_tasks(http_req *req, void *user)
+{
+    tasks_app_t *app = user;
+    auth_user_t u;
+    if (!authenticate(req, app, &u)) return;
+    task_query_t q;
+    const char *code;
+    char err[160];
+    if (task_query_parse(http_req_query(req, "done"), http_req_query(req, "tag"),
+                         http_req_query(req, "q"), http_req_query(req, "limit"),
+                         http_req_query(req, "cursor"), &q, &code, err, sizeof err) < 0) {
+        http_error(req, 400, code, err);
+        return;
+    }
+    buf_t body = BUF_INIT;
+    const char *why = "disabled";
+    if (app->rm && rm_list(app->rm, u.user_id, &q, &body, &why) == 1 && !body.oom) {
+        http_set_header(req, "X-Read-Source", "redis");
+        http_respond_json_str(req, 200, buf_str(&body));
+        buf_free(&body);
+        return;
+    }
+    buf_reset(&body);
+    trace_span_set_str(http_req_span(req), "read_model.fallback", why);
+
+    task_t *ts = malloc((size_t)(q.limit + 1) * sizeof *ts);
+    const char **docs = malloc((size_t)(q.limit + 1) * sizeof *docs);
+    buf_t *rendered = calloc((size_t)(q.limit + 1), sizeof *rendered);
+    size_t n = 0;
+    pg_err e;
+    if (!ts || !docs || !rendered) {
+        http_error(req, 500, "internal", "out of memory");
+    } else if (store_list(app->pool, u.user_id, &q, ts, &n, &e) < 0) {
+        store_failed(req, &e);
+    } else {
+        size_t shown = n > (size_t)q.limit ? (size_t)q.limit : n;
+        for (size_t i = 0; i < shown; i++) {
+            task_render(&rendered[i], &ts[i]);
+            docs[i] = buf_str(&rendered[i]);
+        }
+        rm_render_list(&body, docs, shown, n > (size_t)q.limit ? ts[shown - 1].id : 0);
+        http_set_header(req, "X-Read-Source", "postgres");
+        http_respond_json_str(req, 200, buf_str(&body));
+        for (size_t i = 0; i < shown; i++) buf_free(&rendered[i]);
+    }
+    free(rendered);
+    free(docs);
+    free(ts);
+    buf_free(&body);
+}
+
+static void create_task(http_req *req, void *user)
+{
+    tasks_app_t *app = user;
+    auth_user_t u;
+    if (!authenticate(req, app, &u)) return;
+    const cJSON *body = json_body(req);
+    if (!body) return;
+    task_input_t in;
+    char err[160];
+    if (task_input_parse(body, true, &in, err, sizeof err) < 0) {
+        http_error(req, 400, "validation_failed", err);
+        return;
+    }
+    char tp[TRACE_PARENT_LEN + 1];
+    traceparent_of(req, tp);
+    store_event_ctx_t ev = {app->cfg.topic, tp};
+    task_t t;
+    pg_err e;
+    if (store_create(app->pool, u.user_id, &in, &ev, &t, &e) < 0) {
+        store_failed(req, &e);
+        return;
+    }
+    committed(app, &t, false);
+    char loc[64];
+    snprintf(loc, sizeof loc, "/api/tasks/%lld", (long long)t.id);
+    http_set_header(req, "Location", loc);
+    respond_task(req, 201, &t);
+}
+
+static void get_task(http_req *req, void *user)
+{
+    tasks_app_t *app = user;
+    auth_user_t u;
+    int64_t id;
+    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    task_t t;
+    pg_err e;
+    int rc = store_get(app->pool, u.user_id, id, &t, &e);
+    if (rc < 0)
+        store_failed(req, &e);
+    else if (rc == 0)
+        http_error(req, 404, "not_found", "no such task");
+    else
+        respond_task(req, 200, &t);
+}
+
+static void patch_task(http_req *req, void *user)
+{
+    tasks_app_t *app = user;
+    auth_user_t u;
+    int64_t id;
+    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    const cJSON *body = json_body(req);
+    if (!body) return;
+    task_input_t in;
+    char err[160];
+    if (task_input_parse(body, false, &in, err, sizeof err) < 0) {
+        http_error(req, 400, "validation_failed", err);
+        return;
+    }
+    char tp[TRACE_PARENT_LEN + 1];
+    traceparent_of(req, tp);
+    store_event_ctx_t ev = {app->cfg.topic, tp};
+    task_t t;
+    task_event_t kind;
+    pg_err e;
+    int rc = store_update(app->pool, u.user_id, id, &in, &ev, &t, &kind, &e);
+    if (rc < 0) {
+        store_failed(req, &e);
+        return;
+    }
+    if (rc == 0) {
+        http_error(req, 404, "not_found", "no such task");
+        return;
+    }
+    committed(app, &t, false);
+    respond_task(req, 200, &t);
+}
+
+static void complete_task(http_req *req, void *user)
+{
+    tasks_app_t *app = user;
+    auth_user_t u;
+    int64_t id;
+    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    char tp[TRACE_PARENT_LEN + 1];
+    traceparent_of(req, tp);
+    store_event_ctx_t ev = {app->cfg.topic, tp};
+    task_t t;
+    int changed = 0;
+    pg_err e;
+    int rc = store_complete(app->pool, u.user_id, id, &ev, &t, &changed, &e);
+    if (rc < 0) {
+        store_failed(req, &e);
+        return;
+    }
+    if (rc == 0) {
+        http_error(req, 404, "not_found", "no such task");
+        return;
+    }
+    if (changed) committed(app, &t, false);
+    respond_task(req, 200, &t);
+}
+
+static void delete_task(http_req *req, void *user)
+{
+    tasks_app_t *app = user;
+    auth_user_t u;
+    int64_t id;
+    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    char tp[TRACE_PARENT_LEN + 1];
+    traceparent_of(req, tp);
+    store_event_ctx_t ev = {app->cfg.topic, tp};
+    task_t t;
+    pg_err e;
+    int rc = store_delete(app->pool, u.user_id, id, &ev, &t, &e);
+    if (rc < 0) {
+        store_failed(req, &e);
+        return;
+    }
+    if (rc == 0) {
+        http_error(req, 404, "not_found", "no such task");
+        return;
+    }
+    committed(app, &t, true);
+    http_respond_empty(req, 204);
+}
+
+const http_route tasks_routes[] = {
+    {"GET", "/api/tasks", list_tasks, NULL},
+    {"POST", "/api/tasks", create_task, NULL},
+    {"GET", "/api/tasks/{id}", get_task, NULL},
+    {"PATCH", "/api/tasks/{id}", patch_task, NULL},
+    {"DELETE", "/api/tasks/{id}", delete_task, NULL},
+    {"POST", "/api/tasks/{id}/complete", complete_task, NULL},
+};
+const size_t tasks_routes_count = sizeof tasks_routes / sizeof tasks_routes[0];

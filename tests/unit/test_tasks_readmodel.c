@@ -1,0 +1,475 @@
+/* Unit tests for services/tasks/tasks_readmodel.c. The scripts run against a real
+ * redis-server started on an ephemeral port for this test (skipped if redis-server is not
+ * installed): versioned updates, tombstones, the rebuild's race check, epochs, filters and
+ * pagination. The PostgreSQL side of rebuilds is covered end to end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "../../services/tasks/tasks_model.c"
+#include "../../services/tasks/tasks_outbox.c"
+#include "../../services/tasks/tasks_readmodel.c"
+#include "../../services/tasks/tasks_store.c"
+
+static pid_t redis_pid;
+static int redis_port;
+static char redis_url[64];
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    getsockname(s, (struct sockaddr *)&a, &al);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int start_redis(void **state)
+{
+    (void)state;
+    if (system("command -v redis-server >/dev/null 2>&1") != 0) return 0; /* tests skip */
+    redis_port = free_port();
+    snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d/0", redis_port);
+    char port[16];
+    snprintf(port, sizeof port, "%d", redis_port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--daemonize", "no", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) { /* up to 5 s */
+        struct timeval tv = {0, 200000};
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+        bool ok = c && !c->err;
+        if (c) redisFree(c);
+        if (ok) return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static int stop_redis(void **state)
+{
+    (void)state;
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGTERM);
+        waitpid(redis_pid, NULL, 0);
+    }
+    return 0;
+}
+
+static readmodel_t *new_rm(const char *url)
+{
+    rm_config_t cfg = {.url = url, .pool_size = 2, .timeout_ms = 500, .pool = NULL};
+    readmodel_t *rm;
+    char err[256];
+    assert_int_equal(rm_new(&cfg, &rm, err, sizeof err), 0);
+    return rm;
+}
+
+static void need_redis(void)
+{
+    if (redis_pid <= 0) skip();
+}
+
+static redisReply *raw(readmodel_t *rm, const char *fmt, const char *a)
+{
+    bool down;
+    rm_slot *s = rm_acquire(rm, 1000, &down);
+    assert_non_null(s);
+    redisReply *r = redisCommand(s->c, fmt, a);
+    rm_release(rm, s, false);
+    assert_non_null(r);
+    return r;
+}
+
+static long long get_int(readmodel_t *rm, const char *key)
+{
+    redisReply *r = raw(rm, "GET %s", key);
+    long long v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+static void mk(task_t *t, int64_t uid, int64_t id, int64_t version, const char *title, bool done,
+               const char *tag)
+{
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    t->user_id = uid;
+    t->version = version;
+    snprintf(t->title, sizeof t->title, "%s", title);
+    t->priority = 3;
+    t->done = done;
+    t->has_completed = done;
+    t->created_ms = t->updated_ms = t->completed_ms = 1000 * id;
+    if (tag) {
+        t->ntags = 1;
+        snprintf(t->tags[0], sizeof t->tags[0], "%s", tag);
+    }
+}
+
+/* Does what rebuild_user does after reading PostgreSQL: fills temporary keys with the given
+ * snapshot and runs the swap script with the given gen and epoch. Returns its answer. */
+static long long rebuild_with(readmodel_t *rm, int64_t uid, const task_t *ts, size_t n,
+                              const char *gen, const char *epoch)
+{
+    bool down;
+    rm_slot *s = rm_acquire(rm, 1000, &down);
+    assert_non_null(s);
+    user_keys k;
+    keys_for(uid, &k);
+    char tmp[3][96];
+    snprintf(tmp[0], sizeof tmp[0], "%s:rebuild:test:hash", k.hash);
+    snprintf(tmp[1], sizeof tmp[1], "%s:rebuild:test:order", k.hash);
+    snprintf(tmp[2], sizeof tmp[2], "%s:rebuild:test:ver", k.hash);
+    assert_int_equal(fill_temporary(s->c, tmp, ts, n), 0);
+    const char *keys[] = {k.hash, k.order, k.ver, k.deleted, k.built, k.gen, KEY_EPOCH,
+                          tmp[0], tmp[1], tmp[2]};
+    const char *args[] = {gen, epoch, "1000"};
+    char err[256];
+    redisReply *r = run_script(s, S_REBUILD, 10, keys, 3, args, NULL, err, sizeof err);
+    assert_non_null(r);
+    long long v = r->integer;
+    freeReplyObject(r);
+    /* either way no temporary key is left, and no expiry on the real ones */
+    redisReply *e = redisCommand(s->c, "EXISTS %s %s %s", tmp[0], tmp[1], tmp[2]);
+    assert_int_equal(e->integer, 0);
+    freeReplyObject(e);
+    e = redisCommand(s->c, "TTL %s", k.hash);
+    assert_true(e->integer < 0);
+    freeReplyObject(e);
+    rm_release(rm, s, false);
+    return v;
+}
+
+/* Lists with the script only (never the PostgreSQL fallback). Returns 1, 0 (not built). */
+static int list(readmodel_t *rm, int64_t uid, const char *done, const char *tag, const char *q,
+                const char *limit, const char *cursor, buf_t *body)
+{
+    task_query_t tq;
+    const char *code;
+    char err[128];
+    assert_int_equal(task_query_parse(done, tag, q, limit, cursor, &tq, &code, err, sizeof err), 0);
+    bool down, broken;
+    rm_slot *s = rm_acquire(rm, 1000, &down);
+    assert_non_null(s);
+    user_keys k;
+    keys_for(uid, &k);
+    buf_reset(body);
+    int rc = list_once(rm, s, &k, &tq, body, &broken);
+    rm_release(rm, s, broken);
+    assert_int_not_equal(rc, -1);
+    return rc;
+}
+
+/* ---- pure parts ----------------------------------------------------------------------- */
+
+static void test_url(void **state)
+{
+    (void)state;
+    char host[64], user[32], pw[32], err[128];
+    int port, db;
+    assert_int_equal(rm_url_parse("redis://127.0.0.1:26379/0", host, sizeof host, &port, user,
+                                  sizeof user, pw, sizeof pw, &db, err, sizeof err),
+                     0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 26379);
+    assert_int_equal(db, 0);
+    assert_string_equal(pw, "");
+    assert_int_equal(rm_url_parse("redis://app:s3cret@cache.local/3", host, sizeof host, &port,
+                                  user, sizeof user, pw, sizeof pw, &db, err, sizeof err),
+                     0);
+    assert_string_equal(host, "cache.local");
+    assert_int_equal(port, 6379);
+    assert_string_equal(user, "app");
+    assert_string_equal(pw, "s3cret");
+    assert_int_equal(db, 3);
+    assert_int_equal(rm_url_parse("redis://:pw@h:1", host, sizeof host, &port, user, sizeof user,
+                                  pw, sizeof pw, &db, err, sizeof err),
+                     0);
+    assert_string_equal(user, "");
+    assert_string_equal(pw, "pw");
+    const char *bad[] = {"http://h", "redis://", "redis://:1", "redis://h:0", "redis://h:70000",
+                         "redis://h:1x", "redis://h/x", "redis://h/-1", "h:6379"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (rm_url_parse(bad[i], host, sizeof host, &port, user, sizeof user, pw, sizeof pw, &db,
+                         err, sizeof err) == 0)
+            fail_msg("accepted %s", bad[i]);
+}
+
+static void test_render_list(void **state)
+{
+    (void)state;
+    buf_t b = BUF_INIT;
+    const char *docs[] = {"{\"id\":2}", "{\"id\":1}"};
+    rm_render_list(&b, docs, 2, 0);
+    assert_string_equal(buf_str(&b), "{\"tasks\":[{\"id\":2},{\"id\":1}],\"next_cursor\":null}");
+    buf_reset(&b);
+    rm_render_list(&b, docs, 1, 2);
+    assert_string_equal(buf_str(&b), "{\"tasks\":[{\"id\":2}],\"next_cursor\":\"2\"}");
+    buf_reset(&b);
+    rm_render_list(&b, NULL, 0, 0);
+    assert_string_equal(buf_str(&b), "{\"tasks\":[],\"next_cursor\":null}");
+    buf_free(&b);
+}
+
+/* Redis not there: reads say so at once (the breaker), updates remember to bump the epoch. */
+static void test_redis_down(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", free_port());
+    readmodel_t *rm = new_rm(url);
+    task_query_t q;
+    const char *code, *why = NULL;
+    char err[64];
+    task_query_parse(NULL, NULL, NULL, NULL, NULL, &q, &code, err, sizeof err);
+    buf_t body = BUF_INIT;
+    assert_int_equal(rm_list(rm, 1, &q, &body, &why), 0);
+    assert_string_equal(why, "redis_down");
+    assert_true(mono_ms() < atomic_load(&rm->down_until_ms)); /* breaker open */
+    task_t t;
+    mk(&t, 1, 1, 1, "x", false, NULL);
+    rm_apply(rm, &t, false);
+    assert_true(atomic_load(&rm->need_bump));
+    assert_false(rm_up(rm));
+    buf_free(&body);
+    rm_free(rm);
+
+    readmodel_t *bad;
+    rm_config_t cfg = {.url = "nope", .pool_size = 1, .timeout_ms = 100};
+    assert_int_equal(rm_new(&cfg, &bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "REDIS_URL"));
+}
+
+/* ---- against redis-server ------------------------------------------------------------- */
+
+static void test_epochs(void **state)
+{
+    (void)state;
+    need_redis();
+    readmodel_t *rm = new_rm(redis_url);
+    buf_t b = BUF_INIT;
+    (void)list(rm, 0, NULL, NULL, NULL, NULL, NULL, &b); /* connects: a new Redis bumps */
+    long long e1 = get_int(rm, KEY_EPOCH);
+    assert_true(e1 >= 1);
+    rm_free(rm);
+    rm = new_rm(redis_url); /* same server: no bump */
+    (void)list(rm, 0, NULL, NULL, NULL, NULL, NULL, &b);
+    assert_int_equal(get_int(rm, KEY_EPOCH), e1);
+    /* a Redis that restarted has another run_id: the next connection bumps */
+    freeReplyObject(raw(rm, "SET " KEY_RUNID " %s", "an-older-run"));
+    rm_free(rm);
+    rm = new_rm(redis_url);
+    (void)list(rm, 0, NULL, NULL, NULL, NULL, NULL, &b);
+    assert_int_equal(get_int(rm, KEY_EPOCH), e1 + 1);
+    /* a missed update bumps on the next acquire, even on a live connection */
+    atomic_store(&rm->need_bump, true);
+    (void)list(rm, 0, NULL, NULL, NULL, NULL, NULL, &b);
+    assert_int_equal(get_int(rm, KEY_EPOCH), e1 + 2);
+    assert_false(atomic_load(&rm->need_bump));
+    buf_free(&b);
+    rm_free(rm);
+}
+
+static void test_versioned_updates(void **state)
+{
+    (void)state;
+    need_redis();
+    readmodel_t *rm = new_rm(redis_url);
+    buf_t b = BUF_INIT;
+    const int64_t U = 101;
+    task_t t;
+    mk(&t, U, 5, 1, "first", false, NULL);
+    rm_apply(rm, &t, false); /* not built yet: skipped, only gen moves */
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 0);
+    assert_int_equal(get_int(rm, "tasks:user:101:gen"), 1);
+
+    char epoch[24];
+    snprintf(epoch, sizeof epoch, "%lld", get_int(rm, KEY_EPOCH));
+    assert_int_equal(rebuild_with(rm, U, &t, 1, "1", epoch), 1);
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "\"title\":\"first\""));
+
+    mk(&t, U, 5, 3, "third", false, NULL);
+    rm_apply(rm, &t, false);
+    mk(&t, U, 5, 2, "second (late)", false, NULL); /* older: ignored */
+    rm_apply(rm, &t, false);
+    mk(&t, U, 5, 3, "third (repeated)", false, NULL); /* same version: ignored */
+    rm_apply(rm, &t, false);
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "\"title\":\"third\""));
+    assert_null(strstr(buf_str(&b), "late"));
+    assert_null(strstr(buf_str(&b), "repeated"));
+
+    mk(&t, U, 5, 4, "deleted", false, NULL);
+    rm_apply(rm, &t, true);
+    mk(&t, U, 5, 9, "resurrected?", false, NULL); /* any update after a delete: ignored */
+    rm_apply(rm, &t, false);
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
+    assert_string_equal(buf_str(&b), "{\"tasks\":[],\"next_cursor\":null}");
+    buf_free(&b);
+    rm_free(rm);
+}
+
+/* Rule 3: a write between the gen read and the rebuild makes the rebuild give up. */
+static void test_rebuild_race(void **state)
+{
+    (void)state;
+    need_redis();
+    readmodel_t *rm = new_rm(redis_url);
+    buf_t b = BUF_INIT;
+    const int64_t U = 102;
+    (void)list(rm, U, NULL, NULL, NULL, NULL, NULL, &b);
+    char epoch[24], gen[24];
+    snprintf(epoch, sizeof epoch, "%lld", get_int(rm, KEY_EPOCH));
+    long long g = get_int(rm, "tasks:user:102:gen");
+    snprintf(gen, sizeof gen, "%lld", g < 0 ? 0 : g);
+    task_t snap[2], t;
+    mk(&snap[0], U, 1, 1, "one", false, NULL);
+    mk(&snap[1], U, 2, 1, "two", false, NULL);
+    mk(&t, U, 2, 2, "two, changed after the snapshot", false, NULL);
+    rm_apply(rm, &t, false); /* a concurrent writer */
+    assert_int_equal(rebuild_with(rm, U, snap, 2, gen, epoch), 0);
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 0); /* still not built */
+    /* a stale epoch fails too */
+    snprintf(gen, sizeof gen, "%lld", get_int(rm, "tasks:user:102:gen"));
+    assert_int_equal(rebuild_with(rm, U, snap, 2, gen, "0"), 0);
+    /* a fresh snapshot succeeds; tasks gone from the snapshot become tombstones */
+    snap[1] = t;
+    assert_int_equal(rebuild_with(rm, U, snap, 2, gen, epoch), 1);
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "changed after"));
+    snprintf(gen, sizeof gen, "%lld", get_int(rm, "tasks:user:102:gen"));
+    assert_int_equal(rebuild_with(rm, U, &snap[1], 1, gen, epoch), 1); /* task 1 deleted */
+    mk(&t, U, 1, 7, "one, late update", false, NULL);
+    rm_apply(rm, &t, false);
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
+    assert_null(strstr(buf_str(&b), "\"one"));
+    buf_free(&b);
+    rm_free(rm);
+}
+
+static void test_filters_and_pages(void **state)
+{
+    (void)state;
+    need_redis();
+    readmodel_t *rm = new_rm(redis_url);
+    buf_t b = BUF_INIT;
+    const int64_t U = 103;
+    (void)list(rm, U, NULL, NULL, NULL, NULL, NULL, &b);
+    char epoch[24];
+    snprintf(epoch, sizeof epoch, "%lld", get_int(rm, KEY_EPOCH));
+    task_t ts[6];
+    mk(&ts[0], U, 10, 1, "Buy MILK", false, "home");
+    mk(&ts[1], U, 11, 1, "call bob", true, "work");
+    mk(&ts[2], U, 12, 1, "milkshake Ж", true, "home");
+    mk(&ts[3], U, 13, 1, "write report", false, "work");
+    mk(&ts[4], U, 14, 1, "ЖМИЛК", false, NULL);
+    mk(&ts[5], U, 15, 1, "50% off", false, NULL);
+    long long g = get_int(rm, "tasks:user:103:gen");
+    char gen[24];
+    snprintf(gen, sizeof gen, "%lld", g < 0 ? 0 : g);
+    assert_int_equal(rebuild_with(rm, U, ts, 6, gen, epoch), 1);
+
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, "2", NULL, &b), 1); /* newest first */
+    assert_non_null(strstr(buf_str(&b), "\"id\":15"));
+    assert_non_null(strstr(buf_str(&b), "\"id\":14"));
+    assert_non_null(strstr(buf_str(&b), "\"next_cursor\":\"14\""));
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, "2", "14", &b), 1);
+    assert_non_null(strstr(buf_str(&b), "{\"tasks\":[{\"id\":13,"));
+    assert_non_null(strstr(buf_str(&b), "\"next_cursor\":\"12\""));
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, "2", "11", &b), 1);
+    assert_non_null(strstr(buf_str(&b), "\"next_cursor\":null"));
+
+    assert_int_equal(list(rm, U, "true", NULL, NULL, NULL, NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "\"id\":12"));
+    assert_non_null(strstr(buf_str(&b), "\"id\":11"));
+    assert_null(strstr(buf_str(&b), "\"id\":10"));
+    assert_int_equal(list(rm, U, "false", "home", NULL, NULL, NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "{\"tasks\":[{\"id\":10,"));
+    assert_non_null(strstr(buf_str(&b), "\"next_cursor\":null"));
+    /* q folds ASCII letters only, and matches literally (no patterns) */
+    assert_int_equal(list(rm, U, NULL, NULL, "MiLk", NULL, NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "\"id\":12"));
+    assert_non_null(strstr(buf_str(&b), "\"id\":10"));
+    assert_null(strstr(buf_str(&b), "\"id\":14"));
+    assert_int_equal(list(rm, U, NULL, NULL, "%", NULL, NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "{\"tasks\":[{\"id\":15,"));
+    assert_null(strstr(buf_str(&b), "\"id\":14"));
+    assert_int_equal(list(rm, U, NULL, NULL, ".", NULL, NULL, &b), 1);
+    assert_string_equal(buf_str(&b), "{\"tasks\":[],\"next_cursor\":null}");
+    /* filtered pages: limit 1 of the done ones */
+    assert_int_equal(list(rm, U, "true", NULL, NULL, "1", NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "\"next_cursor\":\"12\""));
+    assert_int_equal(list(rm, U, "true", NULL, NULL, "1", "12", &b), 1);
+    assert_non_null(strstr(buf_str(&b), "{\"tasks\":[{\"id\":11,"));
+    assert_non_null(strstr(buf_str(&b), "\"next_cursor\":null"));
+    buf_free(&b);
+    rm_free(rm);
+}
+
+/* A large user goes in chunks: 1,234 tasks. */
+static void test_rebuild_in_chunks(void **state)
+{
+    (void)state;
+    need_redis();
+    readmodel_t *rm = new_rm(redis_url);
+    buf_t b = BUF_INIT;
+    const int64_t U = 104;
+    (void)list(rm, U, NULL, NULL, NULL, NULL, NULL, &b);
+    char epoch[24];
+    snprintf(epoch, sizeof epoch, "%lld", get_int(rm, KEY_EPOCH));
+    size_t n = 1234;
+    task_t *ts = calloc(n, sizeof *ts);
+    for (size_t i = 0; i < n; i++) mk(&ts[i], U, (int64_t)i + 1, 2, "many", i % 2, NULL);
+    assert_int_equal(rebuild_with(rm, U, ts, n, "0", epoch), 1);
+    redisReply *r = raw(rm, "HLEN %s", "tasks:user:104");
+    assert_int_equal(r->integer, 1234);
+    freeReplyObject(r);
+    r = raw(rm, "ZCARD %s", "tasks:user:104:order");
+    assert_int_equal(r->integer, 1234);
+    freeReplyObject(r);
+    assert_int_equal(list(rm, U, "true", NULL, NULL, "3", NULL, &b), 1);
+    assert_non_null(strstr(buf_str(&b), "{\"tasks\":[{\"id\":1234,"));
+    assert_non_null(strstr(buf_str(&b), "\"next_cursor\":\"1230\""));
+    /* and an empty snapshot empties the projection */
+    assert_int_equal(rebuild_with(rm, U, NULL, 0, "0", epoch), 1);
+    assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
+    assert_string_equal(buf_str(&b), "{\"tasks\":[],\"next_cursor\":null}");
+    free(ts);
+    buf_free(&b);
+    rm_free(rm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url),
+        cmocka_unit_test(test_render_list),
+        cmocka_unit_test(test_redis_down),
+        cmocka_unit_test(test_epochs),
+        cmocka_unit_test(test_versioned_updates),
+        cmocka_unit_test(test_rebuild_race),
+        cmocka_unit_test(test_filters_and_pages),
+        cmocka_unit_test(test_rebuild_in_chunks),
+    };
+    return cmocka_run_group_tests(tests, start_redis, stop_redis);
+}
