@@ -272,3 +272,24 @@ void cfg_usage(FILE *f, const cfg_entry_t *table, size_t n)
         fputc('\n', f);
     }
 }
+
+int cfg_split_hostport(const char *addr, char *host, size_t hostlen, uint16_t *port)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr) return -1;
+    const char *h = addr;
+    size_t hl = (size_t)(colon - addr);
+    if (h[0] == '[') { /* [::1]:port */
+        if (hl < 3 || h[hl - 1] != ']') return -1;
+        h++;
+        hl -= 2;
+    }
+    if (hl >= hostlen) return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || p < 0 || p > 65535) return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}

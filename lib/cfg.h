@@ -62,4 +62,9 @@ void cfg_usage(FILE *f, const cfg_entry_t *table, size_t n);
  * sign, fraction, overflow). */
 int cfg_parse_duration(const char *s, int64_t *ms);
 
+/* Splits "host:port" (or "[v6]:port") into host (NUL-terminated, brackets removed) and
+ * port 0..65535, e.g. for a *_LISTEN setting. Returns 0, or -1 for a missing host or port,
+ * a port out of range or trailing text, or a host longer than hostlen - 1. */
+int cfg_split_hostport(const char *addr, char *host, size_t hostlen, uint16_t *port);
+
 #endif

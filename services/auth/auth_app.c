@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth_db.h"
+#include "cfg.h"
 #include "auth_pass.h"
 #include "auth_refresh.h"
 #include "auth_routes.h"
@@ -131,7 +132,7 @@ int auth_app_start(auth_app_t *app, char *err, size_t errlen)
 
     char host[256];
     uint16_t port;
-    auth_cfg_split_addr(c->http_listen, host, sizeof host, &port);
+    cfg_split_hostport(c->http_listen, host, sizeof host, &port);
     const http_check checks[] = {
         {"postgres", pg_ready_check, app->pool},
         {"schema", schema_check, app},

@@ -68,11 +68,11 @@ int auth_cfg_load(auth_cfg_t *cfg, char *err, size_t errlen)
     if (cfg_load(table, NTABLE, cfg, err, errlen) < 0) return -1;
     char host[256];
     uint16_t port;
-    if (auth_cfg_split_addr(cfg->http_listen, host, sizeof host, &port) < 0) {
+    if (cfg_split_hostport(cfg->http_listen, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "AUTH_HTTP_LISTEN: '%s' is not host:port", cfg->http_listen);
         return -1;
     }
-    if (auth_cfg_split_addr(cfg->grpc_listen, host, sizeof host, &port) < 0) {
+    if (cfg_split_hostport(cfg->grpc_listen, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "AUTH_GRPC_LISTEN: '%s' is not host:port", cfg->grpc_listen);
         return -1;
     }
@@ -97,25 +97,4 @@ void auth_cfg_log(const auth_cfg_t *cfg)
 void auth_cfg_usage(FILE *f)
 {
     cfg_usage(f, table, NTABLE);
-}
-
-int auth_cfg_split_addr(const char *addr, char *host, size_t hostlen, uint16_t *port)
-{
-    const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr) return -1;
-    const char *h = addr;
-    size_t hl = (size_t)(colon - addr);
-    if (h[0] == '[') { /* [::1]:port */
-        if (hl < 3 || h[hl - 1] != ']') return -1;
-        h++;
-        hl -= 2;
-    }
-    if (hl >= hostlen) return -1;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || p < 0 || p > 65535) return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    *port = (uint16_t)p;
-    return 0;
 }

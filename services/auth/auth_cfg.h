@@ -46,7 +46,5 @@ void auth_cfg_log(const auth_cfg_t *cfg);
 /* Prints the settings table for --help. */
 void auth_cfg_usage(FILE *f);
 
-/* Splits "host:port" (or "[v6]:port") into host and port. 0, or -1 if malformed. */
-int auth_cfg_split_addr(const char *addr, char *host, size_t hostlen, uint16_t *port);
 
 #endif

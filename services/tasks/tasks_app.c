@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "log.h"
 #include "shutdown.h"
 #include "tasks_outbox.h"
@@ -253,7 +254,7 @@ int tasks_app_start(tasks_app_t *app, char *err, size_t errlen)
 
     char host[256];
     uint16_t port;
-    tasks_cfg_split_addr(c->http_listen, host, sizeof host, &port);
+    cfg_split_hostport(c->http_listen, host, sizeof host, &port);
     const http_check checks[] = {
         {"postgres", pg_ready_check, app->pool},
         {"schema", schema_check, app},
@@ -336,7 +337,7 @@ int tasks_app_relay_only(tasks_app_t *app, char *err, size_t errlen)
     if (*c->relay_http_listen) {
         char host[256];
         uint16_t port;
-        tasks_cfg_split_addr(c->relay_http_listen, host, sizeof host, &port);
+        cfg_split_hostport(c->relay_http_listen, host, sizeof host, &port);
         const http_check checks[] = {{"postgres", pg_ready_check, app->pool},
                                      {"schema", schema_check, app}};
         http_config hc = {.address = host, .port = port, .max_connections = 16,

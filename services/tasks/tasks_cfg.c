@@ -79,17 +79,17 @@ int tasks_cfg_load(tasks_cfg_t *cfg, char *err, size_t errlen)
     if (cfg_load(table, NTABLE, cfg, err, errlen) < 0) return -1;
     char host[256];
     uint16_t port;
-    if (tasks_cfg_split_addr(cfg->http_listen, host, sizeof host, &port) < 0) {
+    if (cfg_split_hostport(cfg->http_listen, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "TASKS_HTTP_LISTEN: '%s' is not host:port", cfg->http_listen);
         return -1;
     }
     if (*cfg->relay_http_listen &&
-        tasks_cfg_split_addr(cfg->relay_http_listen, host, sizeof host, &port) < 0) {
+        cfg_split_hostport(cfg->relay_http_listen, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "TASKS_RELAY_HTTP_LISTEN: '%s' is not host:port",
                  cfg->relay_http_listen);
         return -1;
     }
-    if (tasks_cfg_split_addr(cfg->auth_grpc_addr, host, sizeof host, &port) < 0) {
+    if (cfg_split_hostport(cfg->auth_grpc_addr, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "AUTH_GRPC_ADDR: '%s' is not host:port", cfg->auth_grpc_addr);
         return -1;
     }
@@ -108,25 +108,4 @@ void tasks_cfg_log(const tasks_cfg_t *cfg)
 void tasks_cfg_usage(FILE *f)
 {
     cfg_usage(f, table, NTABLE);
-}
-
-int tasks_cfg_split_addr(const char *addr, char *host, size_t hostlen, uint16_t *port)
-{
-    const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr) return -1;
-    const char *h = addr;
-    size_t hl = (size_t)(colon - addr);
-    if (h[0] == '[') { /* [::1]:port */
-        if (hl < 3 || h[hl - 1] != ']') return -1;
-        h++;
-        hl -= 2;
-    }
-    if (hl >= hostlen) return -1;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || p < 0 || p > 65535) return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    *port = (uint16_t)p;
-    return 0;
 }

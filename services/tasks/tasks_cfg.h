@@ -48,7 +48,5 @@ void tasks_cfg_log(const tasks_cfg_t *cfg);
 /* The table for --help. */
 void tasks_cfg_usage(FILE *f);
 
-/* Splits "host:port" (or "[v6]:port"); 0, or -1 when it is not of that form. */
-int tasks_cfg_split_addr(const char *addr, char *host, size_t hostlen, uint16_t *port);
 
 #endif

@@ -1,5 +1,5 @@
 /* Unit tests for services/auth/auth_cfg.c: defaults, the required database URL, bad values
- * named in the error, and host:port splitting. */
+ * named in the error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,31 +60,11 @@ static void test_required_and_bad_values_named(void **state)
     assert_non_null(strstr(err, "AUTH_LOGIN_MAX_FAILURES"));
 }
 
-static void test_split_addr(void **state)
-{
-    (void)state;
-    char h[64];
-    uint16_t p;
-    assert_int_equal(auth_cfg_split_addr("127.0.0.1:28081", h, sizeof h, &p), 0);
-    assert_string_equal(h, "127.0.0.1");
-    assert_int_equal(p, 28081);
-    assert_int_equal(auth_cfg_split_addr("[::1]:9000", h, sizeof h, &p), 0);
-    assert_string_equal(h, "::1");
-    assert_int_equal(p, 9000);
-    assert_int_equal(auth_cfg_split_addr("0.0.0.0:0", h, sizeof h, &p), 0);
-    assert_int_equal(auth_cfg_split_addr("host", h, sizeof h, &p), -1);
-    assert_int_equal(auth_cfg_split_addr(":80", h, sizeof h, &p), -1);
-    assert_int_equal(auth_cfg_split_addr("h:", h, sizeof h, &p), -1);
-    assert_int_equal(auth_cfg_split_addr("h:65536", h, sizeof h, &p), -1);
-    assert_int_equal(auth_cfg_split_addr("h:8x", h, sizeof h, &p), -1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, clean, clean),
         cmocka_unit_test_setup_teardown(test_required_and_bad_values_named, clean, clean),
-        cmocka_unit_test(test_split_addr),
     };
     return cmocka_run_group_tests_name("auth_cfg", tests, NULL, NULL);
 }

@@ -265,10 +265,30 @@ static void test_usage_lists_every_variable(void **state)
     free(text);
 }
 
+static void test_split_hostport(void **state)
+{
+    (void)state;
+    char h[64];
+    uint16_t p;
+    assert_int_equal(cfg_split_hostport("127.0.0.1:28081", h, sizeof h, &p), 0);
+    assert_string_equal(h, "127.0.0.1");
+    assert_int_equal(p, 28081);
+    assert_int_equal(cfg_split_hostport("[::1]:9000", h, sizeof h, &p), 0);
+    assert_string_equal(h, "::1");
+    assert_int_equal(p, 9000);
+    assert_int_equal(cfg_split_hostport("0.0.0.0:0", h, sizeof h, &p), 0);
+    assert_int_equal(cfg_split_hostport("host", h, sizeof h, &p), -1);
+    assert_int_equal(cfg_split_hostport(":80", h, sizeof h, &p), -1);
+    assert_int_equal(cfg_split_hostport("h:", h, sizeof h, &p), -1);
+    assert_int_equal(cfg_split_hostport("h:65536", h, sizeof h, &p), -1);
+    assert_int_equal(cfg_split_hostport("h:8x", h, sizeof h, &p), -1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, reset_env)
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_hostport),
         T(test_defaults_fill_the_struct),
         T(test_environment_overrides_defaults),
         T(test_empty_variable_means_default),
