@@ -96,6 +96,29 @@ static const cJSON *json_body(http_req *req)
     return body;
 }
 
+/* The body parsed and validated as a task input (create: every required field), or false
+ * after answering 400. */
+static bool read_input(http_req *req, bool create, task_input_t *in)
+{
+    const cJSON *body = json_body(req);
+    if (!body) return false;
+    char err[160];
+    if (task_input_parse(body, create, in, err, sizeof err) == 0) return true;
+    http_error(req, 400, "validation_failed", err);
+    return false;
+}
+
+/* A store call's outcome for one task: true when found; otherwise the answer (503/400/500
+ * for a database error, 404 for a task that is not the caller's or does not exist) is sent. */
+static bool store_found(http_req *req, int rc, const pg_err *e)
+{
+    if (rc < 0)
+        store_failed(req, e);
+    else if (rc == 0)
+        http_error(req, 404, "not_found", "no such task");
+    return rc > 0;
+}
+
 static void respond_task(http_req *req, int status, const task_t *t)
 {
     buf_t b = BUF_INIT;
@@ -106,13 +129,20 @@ static void respond_task(http_req *req, int status, const task_t *t)
     buf_free(&b);
 }
 
-/* The request's trace context, stored with the outbox row. */
-static void traceparent_of(http_req *req, char tp[TRACE_PARENT_LEN + 1])
+/* What a change writes into its outbox row besides the task: the topic and the request's
+ * trace context (ev.traceparent points into tp, so the struct is used where it is declared). */
+typedef struct change_ctx {
+    char tp[TRACE_PARENT_LEN + 1];
+    store_event_ctx_t ev;
+} change_ctx_t;
+
+static void change_ctx_init(change_ctx_t *c, http_req *req, const tasks_app_t *app)
 {
     trace_ctx_t ctx;
-    tp[0] = '\0';
+    c->tp[0] = '\0';
     if (trace_span_ctx(http_req_span(req), &ctx) == 0 || trace_current_ctx(&ctx))
-        trace_parent_format(&ctx, tp);
+        trace_parent_format(&ctx, c->tp);
+    c->ev = (store_event_ctx_t){app->cfg.topic, c->tp};
 }
 
 /* After a commit: wake the relays, then update the read model (before the answer). */
@@ -179,21 +209,13 @@ static void create_task(http_req *req, void *user)
 {
     tasks_app_t *app = user;
     auth_user_t u;
-    if (!authenticate(req, app, &u)) return;
-    const cJSON *body = json_body(req);
-    if (!body) return;
     task_input_t in;
-    char err[160];
-    if (task_input_parse(body, true, &in, err, sizeof err) < 0) {
-        http_error(req, 400, "validation_failed", err);
-        return;
-    }
-    char tp[TRACE_PARENT_LEN + 1];
-    traceparent_of(req, tp);
-    store_event_ctx_t ev = {app->cfg.topic, tp};
+    if (!authenticate(req, app, &u) || !read_input(req, true, &in)) return;
+    change_ctx_t c;
+    change_ctx_init(&c, req, app);
     task_t t;
     pg_err e;
-    if (store_create(app->pool, u.user_id, &in, &ev, &t, &e) < 0) {
+    if (store_create(app->pool, u.user_id, &in, &c.ev, &t, &e) < 0) {
         store_failed(req, &e);
         return;
     }
@@ -212,12 +234,7 @@ static void get_task(http_req *req, void *user)
     if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
     task_t t;
     pg_err e;
-    int rc = store_get(app->pool, u.user_id, id, &t, &e);
-    if (rc < 0)
-        store_failed(req, &e);
-    else if (rc == 0)
-        http_error(req, 404, "not_found", "no such task");
-    else
+    if (store_found(req, store_get(app->pool, u.user_id, id, &t, &e), &e))
         respond_task(req, 200, &t);
 }
 
@@ -226,30 +243,16 @@ static void patch_task(http_req *req, void *user)
     tasks_app_t *app = user;
     auth_user_t u;
     int64_t id;
-    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
-    const cJSON *body = json_body(req);
-    if (!body) return;
     task_input_t in;
-    char err[160];
-    if (task_input_parse(body, false, &in, err, sizeof err) < 0) {
-        http_error(req, 400, "validation_failed", err);
+    if (!authenticate(req, app, &u) || !path_id(req, &id) || !read_input(req, false, &in))
         return;
-    }
-    char tp[TRACE_PARENT_LEN + 1];
-    traceparent_of(req, tp);
-    store_event_ctx_t ev = {app->cfg.topic, tp};
+    change_ctx_t c;
+    change_ctx_init(&c, req, app);
     task_t t;
     task_event_t kind;
     pg_err e;
-    int rc = store_update(app->pool, u.user_id, id, &in, &ev, &t, &kind, &e);
-    if (rc < 0) {
-        store_failed(req, &e);
+    if (!store_found(req, store_update(app->pool, u.user_id, id, &in, &c.ev, &t, &kind, &e), &e))
         return;
-    }
-    if (rc == 0) {
-        http_error(req, 404, "not_found", "no such task");
-        return;
-    }
     committed(app, &t, false);
     respond_task(req, 200, &t);
 }
@@ -260,21 +263,13 @@ static void complete_task(http_req *req, void *user)
     auth_user_t u;
     int64_t id;
     if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
-    char tp[TRACE_PARENT_LEN + 1];
-    traceparent_of(req, tp);
-    store_event_ctx_t ev = {app->cfg.topic, tp};
+    change_ctx_t c;
+    change_ctx_init(&c, req, app);
     task_t t;
     int changed = 0;
     pg_err e;
-    int rc = store_complete(app->pool, u.user_id, id, &ev, &t, &changed, &e);
-    if (rc < 0) {
-        store_failed(req, &e);
+    if (!store_found(req, store_complete(app->pool, u.user_id, id, &c.ev, &t, &changed, &e), &e))
         return;
-    }
-    if (rc == 0) {
-        http_error(req, 404, "not_found", "no such task");
-        return;
-    }
     if (changed) committed(app, &t, false);
     respond_task(req, 200, &t);
 }
@@ -285,20 +280,12 @@ static void delete_task(http_req *req, void *user)
     auth_user_t u;
     int64_t id;
     if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
-    char tp[TRACE_PARENT_LEN + 1];
-    traceparent_of(req, tp);
-    store_event_ctx_t ev = {app->cfg.topic, tp};
+    change_ctx_t c;
+    change_ctx_init(&c, req, app);
     task_t t;
     pg_err e;
-    int rc = store_delete(app->pool, u.user_id, id, &ev, &t, &e);
-    if (rc < 0) {
-        store_failed(req, &e);
+    if (!store_found(req, store_delete(app->pool, u.user_id, id, &c.ev, &t, &e), &e))
         return;
-    }
-    if (rc == 0) {
-        http_error(req, 404, "not_found", "no such task");
-        return;
-    }
     committed(app, &t, true);
     http_respond_empty(req, 204);
 }
