@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proto/auth/v1/auth.pb-c.h"
 #include "trace.h"
@@ -165,13 +166,6 @@ bool auth_cache_get(auth_cache_t *c, const char *token, size_t len, int64_t now_
 }
 
 /* ==== the client ======================================================================== */
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The one place that creates a channel. Reconnect backoff is kept short (100 ms .. 1 s) so a
  * restarted auth-service is used again within about a second, not the default two minutes.
@@ -363,7 +357,7 @@ auth_result_t auth_validate(auth_client_t *c, const char *token, size_t len, aut
                             char *why, size_t whylen)
 {
     why[0] = '\0';
-    if (auth_cache_get(c->cache, token, len, wall_ms(), user)) {
+    if (auth_cache_get(c->cache, token, len, clock_wall_ms(), user)) {
         metrics_add(c->m_cached, 1);
         return AUTH_OK;
     }
@@ -394,7 +388,7 @@ auth_result_t auth_validate(auth_client_t *c, const char *token, size_t len, aut
         user->user_id = resp->user_id;
         user->expires_at = resp->expires_at;
         snprintf(user->email, sizeof user->email, "%s", resp->email ? resp->email : "");
-        auth_cache_put(c->cache, token, len, user, wall_ms(), c->cache_ttl_ms);
+        auth_cache_put(c->cache, token, len, user, clock_wall_ms(), c->cache_ttl_ms);
         metrics_add(c->m_valid, 1);
         break;
     case AUTH_INVALID:

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "tasks_store.h"
 
@@ -152,20 +153,6 @@ struct readmodel {
         *m_bumps;
 };
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ==== URL =============================================================================== */
 
 int rm_url_parse(const char *url, char *host, size_t hostlen, int *port, char *user,
@@ -230,7 +217,7 @@ bad:
 
 static void breaker_open(readmodel_t *rm)
 {
-    atomic_store(&rm->down_until_ms, mono_ms() + BREAKER_MS);
+    atomic_store(&rm->down_until_ms, clock_mono_ms() + BREAKER_MS);
     atomic_store(&rm->up, false);
 }
 
@@ -355,9 +342,9 @@ static int conn_init(readmodel_t *rm, rm_slot *s, char *err, size_t errlen)
 static rm_slot *rm_acquire(readmodel_t *rm, long long wait_ms, bool *down)
 {
     *down = true;
-    if (mono_ms() < atomic_load(&rm->down_until_ms)) return NULL;
+    if (clock_mono_ms() < atomic_load(&rm->down_until_ms)) return NULL;
     *down = false;
-    long long deadline = mono_ms() + wait_ms;
+    long long deadline = clock_mono_ms() + wait_ms;
     rm_slot *s = NULL;
     pthread_mutex_lock(&rm->mu);
     for (;;) {
@@ -368,7 +355,7 @@ static rm_slot *rm_acquire(readmodel_t *rm, long long wait_ms, bool *down)
             if (s->c) break;
         }
         if (s) break;
-        long long left = deadline - mono_ms();
+        long long left = deadline - clock_mono_ms();
         if (left <= 0) break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -468,7 +455,7 @@ void rm_apply(readmodel_t *rm, const task_t *t, bool deleted)
     char id[24], ver[24], now[24], err[256];
     snprintf(id, sizeof id, "%lld", (long long)t->id);
     snprintf(ver, sizeof ver, "%lld", (long long)t->version);
-    snprintf(now, sizeof now, "%lld", wall_ms());
+    snprintf(now, sizeof now, "%lld", (long long)clock_wall_ms());
     const char *keys[] = {k.hash, k.order, k.ver, k.deleted, k.built, k.gen, KEY_EPOCH};
     const char *args[] = {id, ver, deleted ? "" : buf_str(&doc), now};
     redisReply *r = doc.oom ? NULL : run_script(s, S_APPLY, 7, keys, 4, args, NULL, err, sizeof err);
@@ -573,14 +560,14 @@ static int rebuild_user(readmodel_t *rm, rm_slot *s, int64_t uid, long *ntasks)
         }
         char tmp[3][96];
         unsigned rnd;
-        if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd = (unsigned)mono_ms();
+        if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd = (unsigned)clock_mono_ms();
         snprintf(tmp[0], sizeof tmp[0], "%s:rebuild:%08x:hash", k.hash, rnd);
         snprintf(tmp[1], sizeof tmp[1], "%s:rebuild:%08x:order", k.hash, rnd);
         snprintf(tmp[2], sizeof tmp[2], "%s:rebuild:%08x:ver", k.hash, rnd);
         int rc = fill_temporary(s->c, tmp, ts, n);
         free(ts);
         char now[24], err[256] = "filling the temporary keys failed";
-        snprintf(now, sizeof now, "%lld", wall_ms());
+        snprintf(now, sizeof now, "%lld", (long long)clock_wall_ms());
         if (rc == 0) {
             const char *keys[] = {k.hash, k.order, k.ver,  k.deleted, k.built,
                                   k.gen,  KEY_EPOCH, tmp[0], tmp[1], tmp[2]};
@@ -780,12 +767,12 @@ static void *keeper_main(void *arg)
         if (epoch >= 0 && epoch != rm->full_epoch) {
             long users = 0, tasks = 0;
             long long seen = epoch;
-            long long t0 = mono_ms();
+            long long t0 = clock_mono_ms();
             if (rebuild_all_users(rm, keeper_stop, &users, &tasks, &seen) == 0) {
                 rm->full_epoch = epoch;
                 metrics_add(rm->m_rebuild_full, 1);
                 log_info("read model: rebuilt", LOG_INT("epoch", epoch), LOG_INT("users", users),
-                         LOG_INT("tasks", tasks), LOG_INT("ms", mono_ms() - t0));
+                         LOG_INT("tasks", tasks), LOG_INT("ms", clock_mono_ms() - t0));
             }
         }
         struct pollfd fd = {.fd = rm->stop_fd, .events = POLLIN};

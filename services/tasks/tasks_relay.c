@@ -25,6 +25,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "log.h"
 #include "pg.h"
@@ -91,7 +92,6 @@ struct relay {
         *m_batches, *m_latency, *m_queue_full;
 };
 
-static long long now_ms(void);
 static bool stopping(relay_t *r);
 static bool wait_for_work(relay_t *r, long long timeout_ms);
 
@@ -157,20 +157,6 @@ int relay_shard_target(int shards, int n)
 
 /* ==== small helpers ===================================================================== */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool stopping(relay_t *r)
 {
     return atomic_load(&r->stop) || shutdown_requested();
@@ -212,7 +198,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         row->span = NULL;
     }
     if (!m->err) {
-        double lat = (double)(wall_ms() - row->created_ms) / 1000.0;
+        double lat = (double)(clock_wall_ms() - row->created_ms) / 1000.0;
         metrics_observe(r->m_latency, lat < 0 ? 0 : lat);
     }
 }
@@ -230,7 +216,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         atomic_store(&r->fatal, true);
         return;
     }
-    long long now = now_ms();
+    long long now = clock_mono_ms();
     if (err == (int)r->last_logged_err && now - r->last_err_log_ms < 30000) return;
     r->last_logged_err = (rd_kafka_resp_err_t)err;
     r->last_err_log_ms = now;
@@ -487,16 +473,16 @@ static int produce_row(relay_t *r, size_t idx)
  * purges: purged rows report __PURGE_* and stay pending. */
 static void await_reports(relay_t *r)
 {
-    long long deadline = now_ms() + r->cfg.delivery_timeout_ms + 5000;
+    long long deadline = clock_mono_ms() + r->cfg.delivery_timeout_ms + 5000;
     long long stop_deadline = 0;
     while (r->outstanding > 0) {
         rd_kafka_poll(r->rk, 50);
-        long long now = now_ms();
+        long long now = clock_mono_ms();
         if (stopping(r) && !stop_deadline) stop_deadline = now + STOP_GRACE_MS;
         if ((stop_deadline && now > stop_deadline) || now > deadline) {
             rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-            long long hard = now_ms() + 5000;
-            while (r->outstanding > 0 && now_ms() < hard)
+            long long hard = clock_mono_ms() + 5000;
+            while (r->outstanding > 0 && clock_mono_ms() < hard)
                 rd_kafka_poll(r->rk, 50);
             break;
         }
@@ -589,7 +575,7 @@ static int mark_rows(relay_t *r, size_t n, size_t *ok_out, size_t *transient_out
  * dwarfs every query the relay runs.) */
 static void maybe_analyze(relay_t *r, long long read_ms)
 {
-    long long now = now_ms();
+    long long now = clock_mono_ms();
     if (read_ms < SLOW_READ_MS || now < r->next_analyze_ms) return;
     r->next_analyze_ms = now + ANALYZE_EVERY_MS;
     PGresult *res = PQexec(r->conn, "ANALYZE outbox");
@@ -603,7 +589,7 @@ static void maybe_analyze(relay_t *r, long long read_ms)
  * database failed, -2 when every row failed for a transient reason (Kafka unavailable). */
 static int run_round(relay_t *r)
 {
-    long long t_start = now_ms();
+    long long t_start = clock_mono_ms();
     buf_t list = BUF_INIT;
     shard_list(r->held, 0, RELAY_SHARDS, &list);
     char lim[16];
@@ -656,7 +642,7 @@ static int run_round(relay_t *r)
         r->picks[i] = (relay_pick_row_t){row->id, row->aggregate_id};
     }
     relay_pick(r->picks, n, r->send); /* the query returns heads only; this keeps it so */
-    long long t_read = now_ms();
+    long long t_read = clock_mono_ms();
     maybe_analyze(r, t_read - t_start);
 
     r->outstanding = 0;
@@ -669,14 +655,14 @@ static int run_round(relay_t *r)
     }
     await_reports(r);
     metrics_add(r->m_batches, 1);
-    long long t_kafka = now_ms();
+    long long t_kafka = clock_mono_ms();
 
     size_t ok = 0, transient = 0;
     int rc = mark_rows(r, n, &ok, &transient);
     if (log_enabled(LOG_DEBUG))
         log_debug("relay: round", LOG_INT("rows", (int64_t)n), LOG_INT("sent", (int64_t)sent),
                   LOG_INT("read_ms", t_read - t_start), LOG_INT("kafka_ms", t_kafka - t_read),
-                  LOG_INT("mark_ms", now_ms() - t_kafka));
+                  LOG_INT("mark_ms", clock_mono_ms() - t_kafka));
     for (size_t i = 0; i < n; i++) /* spans of rows never reported (stop, hard timeout) */
         if (r->rows[i].span) trace_span_end(r->rows[i].span), r->rows[i].span = NULL;
     PQclear(res);
@@ -739,7 +725,7 @@ static void interruptible_sleep(relay_t *r, long long ms)
 
 static void maybe_prune(relay_t *r)
 {
-    long long now = now_ms();
+    long long now = clock_mono_ms();
     if (now < r->next_prune_ms) return;
     r->next_prune_ms = now + PRUNE_EVERY_MS;
     long long deleted = 0;
@@ -753,7 +739,7 @@ static void maybe_prune(relay_t *r)
 
 static void maybe_log_progress(relay_t *r)
 {
-    long long now = now_ms();
+    long long now = clock_mono_ms();
     if (now < r->next_progress_ms) return;
     r->next_progress_ms = now + PROGRESS_LOG_MS;
     uint64_t pub = atomic_load(&r->published);
@@ -791,7 +777,7 @@ void relay_run(relay_t *r)
             }
         }
         rd_kafka_poll(r->rk, 0); /* error callbacks between rounds */
-        long long now = now_ms();
+        long long now = clock_mono_ms();
         if (now >= r->next_rebalance_ms) {
             int before = r->nheld;
             if (rebalance(r) < 0) {
@@ -831,7 +817,7 @@ void relay_run(relay_t *r)
             continue;
         }
         /* nothing pending (or no shards): sleep until woken, the poll or the rebalance */
-        now = now_ms();
+        now = clock_mono_ms();
         if (work_due) next_poll = now + r->cfg.poll_interval_ms;
         work_due = false;
         long long t = next_poll - now;

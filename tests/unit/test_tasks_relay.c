@@ -96,7 +96,7 @@ static void test_delivery_reports(void **state)
     for (int i = 0; i < 4; i++) {
         memset(&r->rows[i], 0, sizeof r->rows[i]);
         r->rows[i].sent = true;
-        r->rows[i].created_ms = wall_ms();
+        r->rows[i].created_ms = clock_wall_ms();
     }
     r->outstanding = 4;
     rd_kafka_message_t m;
