@@ -10,6 +10,7 @@
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=versions.env
 . infra/versions.env
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/todo-system"
 
@@ -31,6 +32,9 @@ DEB_PACKAGES=(
     # tools and independent test clients (docker-compose and python3-yaml: tests/infra
     # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster)
     kcat wrk hyperfine curl procps iproute2 tmux docker-compose
+    # tests of the stack script itself: shellcheck (tests/infra) and strace (every command
+    # line the script runs, checked for secrets in tests/e2e/test_stack_security.py)
+    shellcheck strace
     python3-pytest python3-requests python3-grpcio python3-grpc-tools python3-protobuf
     python3-confluent-kafka python3-psycopg2 python3-redis python3-yaml
 )
@@ -60,7 +64,7 @@ fi
 
 # ---- 2. toolchains ------------------------------------------------------------------
 java_major=$(java -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1)
-[ -n "$java_major" ] && [ "$java_major" -ge 17 ] \
+{ [ -n "$java_major" ] && [ "$java_major" -ge 17 ]; } \
     || die "Kafka ${KAFKA_VERSION} needs Java 17 or newer (found: ${java_major:-none}); install openjdk-17-jre-headless"
 command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka broker; install the 'maven' package"
 

@@ -4,7 +4,7 @@
 #   sanitizer-check.sh check   fail if what was logged since the mark holds an
 #                              AddressSanitizer / LeakSanitizer / UBSan report
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 LOGS=${TODO_RUN_DIR:-.run}/logs
 MARK=$LOGS/.sanitizer-mark
 PATTERN="ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:"

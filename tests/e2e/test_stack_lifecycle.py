@@ -22,10 +22,16 @@ def recorded_pids():
 
 
 def pid_alive(pid):
+    """PID runs. A zombie (exited, its parent has not collected it yet — here that is often
+    init, which may take a while) holds no port or file any more and does not count."""
     try:
         os.kill(pid, 0)
-        return True
     except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
         return False
 
 
