@@ -285,13 +285,13 @@ static void test_password(void **state)
 {
     (void)state;
     need_redis();
-    readmodel_t *rm = new_rm(redis_url);
+    tasks_readmodel_t *rm = new_rm(redis_url);
     redisReply *r = raw(rm, "ECHO %s", "authenticated");
     assert_int_equal(r->type, REDIS_REPLY_STRING);
     assert_string_equal(r->str, "authenticated");
     freeReplyObject(r);
-    assert_true(rm_up(rm));
-    rm_free(rm);
+    assert_true(tasks_readmodel_up(rm));
+    tasks_readmodel_free(rm);
 
     char bad[2][160];
     snprintf(bad[0], sizeof bad[0], "redis://:wrong-%s@127.0.0.1:%d/0", redis_password, redis_port);
@@ -299,10 +299,10 @@ static void test_password(void **state)
     for (size_t i = 0; i < 2; i++) {
         rm = new_rm(bad[i]);
         bool down = false;
-        assert_null(rm_acquire(rm, 1000, &down));
+        assert_null(tasks_redis_acquire(rm->redis, 1000, &down));
         assert_true(down);
-        assert_false(rm_up(rm));
-        rm_free(rm);
+        assert_false(tasks_readmodel_up(rm));
+        tasks_readmodel_free(rm);
     }
 }
 
