@@ -163,11 +163,13 @@ test-unit: $(UNIT_BINS) $(FUZZ_BINS)
 
 # End-to-end: the real stack, real servers, independent clients (pytest). The stack runs
 # the services' ASan+UBSan builds; any sanitizer report in their logs fails the suite.
+# The sanitizer check runs whatever pytest said: it stops the services first (leaks are
+# reported at exit), and a failing suite must not hide a sanitizer report.
 test-e2e: build build-asan $(addprefix $(BUILD)/asan/bin/,$(TEST_PROGRAMS))
 	@tests/e2e/sanitizer-check.sh mark
 	@TODO_BIN_DIR=$(BUILD)/asan/bin infra/local/stack up
-	@TODO_BIN_DIR=$(BUILD)/asan/bin $(PYTHON) -m pytest -q tests/e2e
-	@tests/e2e/sanitizer-check.sh check
+	@rc=0; TODO_BIN_DIR=$(BUILD)/asan/bin $(PYTHON) -m pytest -q tests/e2e || rc=$$?; \
+	 TODO_BIN_DIR=$(BUILD)/asan/bin tests/e2e/sanitizer-check.sh check || rc=1; exit $$rc
 
 # Docker Compose and Kubernetes files, checked without Docker or a cluster (tests/infra).
 test-infra: build
