@@ -10,6 +10,10 @@ builds in build/asan/bin; by hand without it: bin/). A stack left running by `ma
 made): the session fixture restarts every such service and then checks, from the running
 process itself, that each one is the binary under test — otherwise the sanitizer gate would
 pass with nothing checked.
+
+Order: every test must pass alone and in any order (`pytest -p random_order
+--random-order`); tests take counter deltas, never absolute values. Tests marked
+`stack_last` (they stop and restart the whole stack) are moved behind all others.
 """
 import contextlib
 import os
@@ -182,3 +186,16 @@ def new_server_errors(base, before, route_prefix):
             if d:
                 out[(ls["route"], ls.get("method"), ls["status"])] = d
     return out
+
+
+# ---- order ----------------------------------------------------------------------------------
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "stack_last: stops and restarts the whole stack; runs "
+                                       "after every other test")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """After any reordering (random_order's included): stack_last tests go to the end."""
+    items.sort(key=lambda item: item.get_closest_marker("stack_last") is not None)
