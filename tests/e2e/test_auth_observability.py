@@ -102,7 +102,9 @@ def test_metrics_by_outcome(env):
     with grpc_channel(env["AUTH_GRPC_ADDR"]) as ch:
         assert grpc_validate(ch, t["access_token"]).valid
     assert post(base, "/api/auth/refresh", {"refresh_token": t["refresh_token"]}).status_code == 200
-    assert post(base, "/api/auth/refresh", {"refresh_token": t["refresh_token"]}).status_code == 401
+    r = post(base, "/api/auth/refresh", {"refresh_token": t["refresh_token"]})
+    assert r.status_code == 401  # spent: the session is revoked
+    assert post(base, "/api/auth/logout", {"refresh_token": t["refresh_token"]}).status_code == 204
     want = {
         ("auth_registrations_total", "outcome", "created"): 1,
         ("auth_registrations_total", "outcome", "email_taken"): 1,
@@ -114,6 +116,7 @@ def test_metrics_by_outcome(env):
         ("auth_refreshes_total", "outcome", "rotated"): 1,
         ("auth_refreshes_total", "outcome", "reused"): 1,
     }
+    assert auth.delta("auth_logouts_total") == 1
     got = {k: auth.delta(k[0], **{k[1]: k[2]}) for k in want}
     assert got == want
     assert auth.delta("auth_token_validations_total", via="http", outcome="valid") == 1

@@ -257,7 +257,9 @@ def test_service_endpoints(env):
     assert tasks.delta("tasks_read_model_updates_total", result="applied") == 1
     assert tasks.delta("tasks_auth_validations_total", result="valid") == 1  # then cached
     assert tasks.delta("tasks_auth_validations_total", result="cached") == 1
+    assert tasks.delta("tasks_auth_validate_seconds_count") == 1  # cache hits are not timed
     assert tasks.delta("outbox_published_total") >= 1
+    assert tasks.delta("outbox_relay_batches_total") >= 1
     assert tasks.delta("outbox_commit_to_publish_seconds_count") >= 1
     assert metric(scrape(base), "tasks_read_model_redis_up") == 1
     wait_until("the stack's relay to hold every shard (no other relay runs)",

@@ -11,6 +11,7 @@ import concurrent.futures
 import json
 import time
 
+from auth_support import free_port
 from conftest import Counters, metric, ready, scrape, stack, wait_until
 from tasks_support import (Api, Relay, bulk_backlog, check_delivery, cli, consume_since,
                            end_offsets, events_of, new_account, notify_relays, pending_for, sql,
@@ -356,10 +357,18 @@ def test_full_producer_queue_makes_the_relay_wait_not_fail(env):
     try:
         start = end_offsets(env)
         expected, ids = bulk_backlog(env, uid, tasks=3000, versions=1)
-        relay = Relay(env, "backpressure", TASKS_RELAY_QUEUE_MAX=100, TASKS_RELAY_BATCH_SIZE=2000)
+        port = free_port()
+        relay = Relay(env, "backpressure", TASKS_RELAY_QUEUE_MAX=100, TASKS_RELAY_BATCH_SIZE=2000,
+                      TASKS_RELAY_HTTP_LISTEN=f"127.0.0.1:{port}")
         wait_drained(env, ids, timeout=120)
-        assert relay.stop("queue_full_waits") > 0, "the queue never filled: nothing was tested"
-        assert relay.events("relay: stopped")[-1]["published"] >= 3000
+        # what the relay process exposes (TASKS_RELAY_HTTP_LISTEN) agrees with its stop line
+        seen = scrape(f"http://127.0.0.1:{port}")
+        waits = relay.stop("queue_full_waits")
+        assert waits > 0, "the queue never filled: nothing was tested"
+        assert metric(seen, "outbox_relay_queue_full_waits_total") == waits
+        assert metric(seen, "outbox_published_total") == \
+            relay.events("relay: stopped")[-1]["published"] >= 3000
+        assert metric(seen, "outbox_relay_batches_total") >= 2  # 3000 rows, batches of 2000
         assert check_delivery(consume_since(env, start), expected) == 0
         relay.assert_clean()
     finally:

@@ -92,7 +92,10 @@ def test_redis_down_reads_fall_back_and_writes_succeed_then_repair(env):
     assert redis_view(rd, uid) == pg_view(env, uid)
     assert redis_up(env) == 1
     assert tasks.delta("tasks_read_model_hits_total") >= 2
-    assert tasks.delta("tasks_read_model_epoch_bumps_total") >= 1  # the missed updates
+    # the missed updates moved the epoch, and the keeper rebuilt every user in the background
+    assert tasks.delta("tasks_read_model_epoch_bumps_total") >= 1
+    wait_until("the keeper's full rebuild to be counted",
+               lambda: tasks.delta("tasks_read_model_rebuilds_total", scope="all") >= 1, timeout=30)
 
 
 def test_lost_keys_are_rebuilt_from_postgres(env):
@@ -102,9 +105,16 @@ def test_lost_keys_are_rebuilt_from_postgres(env):
         api.create(f"lost {i}")
     rd = redis.Redis.from_url(env["REDIS_URL"], socket_timeout=5)
     rd.delete(*[k for k in rd.scan_iter(f"tasks:user:{uid}*")])  # as after an eviction
+    tasks = Counters(env["TASKS_HTTP_URL"])
     r = api.list()
     assert r.status_code == 200 and r.headers["X-Read-Source"] == "redis"
     assert api_view(r.json()["tasks"]) == pg_view(env, uid)
+    # rebuilt on the spot for that read (the keeper may be rebuilding others meanwhile), and
+    # the read was a hit
+    assert rd.get(f"tasks:user:{uid}:built") == rd.get("tasks:rm:epoch")
+    assert tasks.delta("tasks_read_model_rebuilds_total", scope="user") >= 1
+    assert tasks.delta("tasks_read_model_hits_total") == 1
+    assert tasks.delta("tasks_read_model_fallbacks_total") == 0
 
 
 def test_rebuild_command_repairs_a_corrupted_model(env):
