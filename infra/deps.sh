@@ -115,7 +115,7 @@ if [ ! -x "$KUSTOMIZE_BIN" ]; then
     say "building kustomize ${KUSTOMIZE_VERSION} with Go into $KUSTOMIZE_BIN"
     tmp="$(dirname "$KUSTOMIZE_BIN").tmp.$$"
     rm -rf "$tmp"; mkdir -p "$tmp"
-    GOFLAGS= GOBIN="$tmp" go install "sigs.k8s.io/kustomize/kustomize/v5@v${KUSTOMIZE_VERSION}" \
+    GOFLAGS="" GOBIN="$tmp" go install "sigs.k8s.io/kustomize/kustomize/v5@v${KUSTOMIZE_VERSION}" \
         || { rm -rf "$tmp"; die "go install of kustomize ${KUSTOMIZE_VERSION} failed"; }
     rm -rf "$(dirname "$KUSTOMIZE_BIN")"; mv "$tmp" "$(dirname "$KUSTOMIZE_BIN")"
 fi
@@ -128,12 +128,12 @@ if [ ! -x "$PROMTOOL_BIN" ]; then
     say "building promtool ${PROMETHEUS_VERSION} with Go into $PROMTOOL_BIN (takes minutes the first time)"
     IFS=. read -r p_major p_minor p_patch <<<"$PROMETHEUS_VERSION"
     p_mod="github.com/prometheus/prometheus@v0.$((p_major * 100 + p_minor)).${p_patch}"
-    src=$(GOFLAGS= go mod download -json "$p_mod" | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')
-    [ -n "$src" ] && [ -d "$src" ] || die "go mod download $p_mod failed"
+    src=$(GOFLAGS="" go mod download -json "$p_mod" | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')
+    if [ -z "$src" ] || [ ! -d "$src" ]; then die "go mod download $p_mod failed"; fi
     tmp="$(dirname "$PROMTOOL_BIN").tmp.$$"
     rm -rf "$tmp"; mkdir -p "$tmp"
     cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src"
-    (cd "$tmp/src" && GOFLAGS= go build -trimpath -o "$tmp/promtool" ./cmd/promtool) \
+    (cd "$tmp/src" && GOFLAGS="" go build -trimpath -o "$tmp/promtool" ./cmd/promtool) \
         || { rm -rf "$tmp"; die "go build of promtool ${PROMETHEUS_VERSION} failed"; }
     rm -rf "$tmp/src" "$(dirname "$PROMTOOL_BIN")"; mv "$tmp" "$(dirname "$PROMTOOL_BIN")"
 fi
