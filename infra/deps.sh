@@ -7,6 +7,11 @@
 #   3. Apache Kafka (broker jars from Maven Central) and Jaeger (built with Go) into the
 #      cache ${XDG_CACHE_HOME:-$HOME/.cache}/todo-system, outside the checkout, so a fresh
 #      clone on a warm machine rebuilds nothing.
+#   4. Containers: a running Docker engine (Debian's docker.io; dockerd is started when none
+#      runs, and that is recorded so that the compose suite can stop it again) and the
+#      docker compose v2 CLI plugin (built with Go into the cache when `docker compose` is
+#      missing or older than 2.20). An engine that cannot run here is a warning, not an
+#      error: the compose suite then says so and is skipped.
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,11 +33,14 @@ DEB_PACKAGES=(
     postgresql redis-server nginx prometheus
     # Kafka and Jaeger are built from Maven Central / the Go module proxy; these run them
     openjdk-17-jre-headless maven
-    # tools and independent test clients (docker-compose and python3-yaml: tests/infra
-    # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster)
-    kcat wrk hyperfine curl procps iproute2 tmux docker-compose
+    # tools and independent test clients (python3-yaml: tests/infra reads the compose file
+    # and infra/k8s/)
+    kcat wrk hyperfine curl procps iproute2 tmux
     python3-pytest python3-requests python3-grpcio python3-grpc-tools python3-protobuf
     python3-confluent-kafka python3-psycopg2 python3-redis python3-yaml
+    # containers (infra/docker/): the engine, and debootstrap for the base image where no
+    # registry serves debian:bookworm-slim
+    docker.io debootstrap
 )
 
 missing=()
@@ -98,4 +106,40 @@ if [ ! -x "$JAEGER_BIN" ]; then
     mv "$JAEGER_BIN.tmp" "$JAEGER_BIN"
 fi
 
-say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, cache $CACHE)"
+# ---- 4. containers: the engine and the compose v2 plugin ----------------------------
+# infra/docker/engine.sh starts dockerd when none answers (recording that it did) and says
+# in one line when no engine can run on this machine.
+docker_note=""
+infra/docker/engine.sh start || docker_note=" (no Docker engine: the compose suite will be skipped)"
+
+# docker compose v2: Debian 12 has only v1. `go install …/cmd@VERSION` refuses the module
+# (exclude directives in its go.mod); built as the main module from its downloaded source
+# it works. The binary is cached like Jaeger and linked as a CLI plugin.
+COMPOSE_BIN="$CACHE/compose-${COMPOSE_VERSION}/docker-compose"
+PLUGIN_DIR="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+compose_ok() {   # `docker compose` is v2.20 or newer (--wait, profiles, completed_successfully)
+    local v; v=$(docker compose version --short 2>/dev/null | sed 's/^v//') || return 1
+    [ -n "$v" ] && [ "$(printf '2.20.0\n%s\n' "$v" | sort -V | head -1)" = 2.20.0 ]
+}
+if ! compose_ok; then
+    if [ ! -x "$COMPOSE_BIN" ]; then
+        say "building docker compose v${COMPOSE_VERSION} with Go into $COMPOSE_BIN (a few minutes the first time)"
+        src=$(cd / && go mod download -json "github.com/docker/compose/v2@v${COMPOSE_VERSION}" \
+              | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')
+        [ -d "$src" ] || die "go mod download of github.com/docker/compose/v2@v${COMPOSE_VERSION} failed"
+        tmp=$(mktemp -d)
+        cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src"
+        mkdir -p "$(dirname "$COMPOSE_BIN")"
+        (cd "$tmp/src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+            -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=v${COMPOSE_VERSION}" \
+            -o "$COMPOSE_BIN.tmp" ./cmd) \
+            || { rm -rf "$tmp" "$COMPOSE_BIN.tmp"; die "go build of docker compose v${COMPOSE_VERSION} failed"; }
+        rm -rf "$tmp"
+        mv "$COMPOSE_BIN.tmp" "$COMPOSE_BIN"
+    fi
+    mkdir -p "$PLUGIN_DIR"
+    ln -sfn "$COMPOSE_BIN" "$PLUGIN_DIR/docker-compose"
+    compose_ok || die "docker compose v${COMPOSE_VERSION} is in $PLUGIN_DIR but \`docker compose version\` does not answer"
+fi
+
+say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"
