@@ -71,9 +71,15 @@ cmd_start() {
     local deadline=$((SECONDS + START_TIMEOUT))
     until v=$(engine_answers); do
         if [ $SECONDS -ge $deadline ] || ! pgrep -x dockerd >/dev/null; then
-            say "no Docker engine can run here: dockerd did not answer within ${START_TIMEOUT}s; last lines of its log:"
+            say "no Docker engine can run here: dockerd exited or did not answer within ${START_TIMEOUT}s (log: $STATE/dockerd.log)"
             tail -n 5 "$STATE/dockerd.log" 2>/dev/null | sed 's/^/    /' >&2 || true
-            local mine; if mine=$(recorded_pid); then as_root kill -TERM "$mine" 2>/dev/null || true; fi
+            local mine
+            if mine=$(recorded_pid); then   # ours: do not leave it behind
+                as_root kill -TERM "$mine" 2>/dev/null || true
+                local gone=$((SECONDS + 20))
+                while [ -d "/proc/$mine" ] && [ $SECONDS -lt $gone ]; do sleep 0.2; done
+                [ -d "/proc/$mine" ] && as_root kill -KILL "$mine" 2>/dev/null
+            fi
             as_root rm -f "$PIDFILE"
             return 1
         fi
