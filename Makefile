@@ -185,7 +185,7 @@ test-compose:
 	     [ "$${TODO_REQUIRE_DOCKER:-0}" = 1 ] && { echo "TODO_REQUIRE_DOCKER=1: a Docker engine is required"; exit 1; }; \
 	     exit 0; \
 	 fi; \
-	 $(PYTHON) -m pytest -q -rs -s tests/compose; st=$$?; \
+	 infra/docker/engine.sh lock $(PYTHON) -m pytest -q -rs -s tests/compose; st=$$?; \
 	 infra/docker/engine.sh stop-if-started; exit $$st
 
 # `docker compose up -d` with everything it needs (README "Docker Compose"); the same

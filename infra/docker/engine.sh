@@ -63,8 +63,10 @@ cmd_start() {
             || { say "dockerd is not running and starting it needs root (sudo dockerd &)"; return 1; }
         as_root mkdir -p "$STATE"
         say "starting dockerd (log: $STATE/dockerd.log)"
+        # shellcheck disable=SC2016  # (expanded by the inner sh, from its arguments)
         as_root sh -c 'setsid dockerd >>"$1/dockerd.log" 2>&1 </dev/null & echo $! >"$1/dockerd.pid.new"' _ "$STATE"
         local pid; pid=$(as_root cat "$STATE/dockerd.pid.new")
+        # shellcheck disable=SC2016
         as_root sh -c 'printf "%s %s\n" "$2" "$3" >"$1/dockerd.pid" && rm -f "$1/dockerd.pid.new"' \
             _ "$STATE" "$pid" "$(start_time "$pid")"
     fi

@@ -57,3 +57,16 @@ def test_published_ports_are_on_loopback_only(system):
                 assert pub["URL"] == "127.0.0.1", (r["Service"], pub)
                 published += 1
     assert published >= 12
+
+
+def test_every_data_directory_is_a_named_volume_of_the_project(system):
+    """Data lives only in the project's named volumes (removed by `down -v`): no container
+    has an anonymous volume, which `down -v` could leave behind."""
+    ids = compose("ps", "-aq").stdout.split()
+    assert ids
+    for info in json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True,
+                                          check=True).stdout):
+        for m in info["Mounts"]:
+            if m["Type"] == "volume":
+                assert m["Name"].startswith(system["COMPOSE_PROJECT_NAME"] + "_"), \
+                    f"{info['Name']}: anonymous volume at {m['Destination']}"

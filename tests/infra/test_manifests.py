@@ -835,3 +835,13 @@ def test_initdb_script_creates_the_databases(tmp_path):
             subprocess.run(as_pg + [str(pg / "pg_ctl"), "-D", str(work / "data"), "-m", "fast", "-w", "stop"],
                            capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- scripts -------------------------------------------------------------------------------
+
+def test_container_scripts_pass_shellcheck():
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed")
+    scripts = [DOCKER / "compose", *sorted(DOCKER.glob("*.sh")), *sorted(DOCKER.glob("*/*.sh"))]
+    p = subprocess.run(["shellcheck", "-x", *map(str, scripts)], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr

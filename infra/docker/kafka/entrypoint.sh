@@ -15,9 +15,11 @@ while IFS='=' read -r name value; do
     printf '%s=%s\n' "$key" "$value" >>"$conf"
 done < <(env | grep -E '^KAFKA_[A-Z0-9_]+=' | sort)
 
-java_cmd=(java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} -XX:+UseG1GC -Djava.awt.headless=true
-          ${KAFKA_OPTS:-} -Dlog4j2.configurationFile="$KAFKA_HOME/config/log4j2.properties"
-          -cp "$KAFKA_HOME/libs/*")
+# the JVM's options, split on blanks as the apache/kafka image's scripts do
+read -ra heap <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
+read -ra opts <<<"${KAFKA_OPTS:-}"
+java_cmd=(java "${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true "${opts[@]}"
+          -Dlog4j2.configurationFile="$KAFKA_HOME/config/log4j2.properties" -cp "$KAFKA_HOME/libs/*")
 
 logdir=$(sed -nE 's/^log\.dirs=([^,]*).*/\1/p' "$conf")
 [ -n "$logdir" ] || { echo "kafka-entrypoint: KAFKA_LOG_DIRS is not set" >&2; exit 1; }
