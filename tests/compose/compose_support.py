@@ -64,11 +64,10 @@ class User:
                 return out
 
 
-def notifications_of_task(items, task_id):
-    """The notifications that name TASK_ID (by a task_id field, at the top or in a task)."""
-    def names(n):
-        return n.get("task_id") == task_id or (isinstance(n.get("task"), dict) and n["task"].get("id") == task_id)
-    return [n for n in items if names(n)]
+def notifications_of_task(items, task_id, kind="task_done"):
+    """The notifications of KIND about TASK_ID (task.completed gives one "task_done"; a task
+    created without due_at gives none)."""
+    return [n for n in items if n.get("task_id") == task_id and n.get("kind") == kind]
 
 
 # ---- Kafka -------------------------------------------------------------------------------

@@ -13,9 +13,8 @@ STACK_PORT_OFFSET + 500 (or − 500 near the top of the range), or COMPOSE_TEST_
 The project is removed with its volumes before and after the run.
 
 The files run in name order, each a stage of one system's life: up (10), caching (15), one
-user's flow (20), Kafka outage (30), scale-out (40), down (90). A stage that needs
-notification-service skips that step, saying so, until services/notify exists; then the
-same tests run it (see notify_present()).
+user's flow (20), Kafka outage (30), scale-out (40), down (90). The steps that need
+notification-service run when services/notify exists (see notify_present()).
 """
 import json
 import os
@@ -54,7 +53,6 @@ def compose_env():
     env = {k: v for k, v in os.environ.items() if k not in PORT_VARS}
     env.update(STACK_PORT_OFFSET=str(OFFSET), COMPOSE_PROJECT_NAME=PROJECT, TODO_IMAGE_TAG=TAG,
                TODO_RUN_DIR=str(WORK))
-    env.pop("COMPOSE_PROFILES", None)
     return env
 
 
@@ -69,8 +67,8 @@ def compose(*args, check=True, timeout=900):
 
 
 def notify_present():
-    """notification-service is in the tree: compose runs it (its profile) and the suite
-    runs its steps."""
+    """notification-service is in the tree, so compose runs it and the suite runs its steps
+    (a checkout from before it landed skips them)."""
     return (ROOT / "services" / "notify" / "module.mk").is_file()
 
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, TAG, compose
+from conftest import ROOT, TAG, compose, notify_present
 
 IMAGES = ["postgres", "redis", "kafka", "jaeger", "prometheus", "gateway", "auth-service",
           "tasks-service"]
@@ -16,7 +16,7 @@ IMAGES = ["postgres", "redis", "kafka", "jaeger", "prometheus", "gateway", "auth
 
 def image_ids():
     out = {}
-    for name in IMAGES:
+    for name in IMAGES + (["notification-service"] if notify_present() else []):
         p = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", f"todo-system/{name}:{TAG}"],
                            capture_output=True, text=True, check=True)
         out[name] = p.stdout.strip()

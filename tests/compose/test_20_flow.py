@@ -24,12 +24,21 @@ def test_the_events_reach_kafka(system, flow):
     assert mine == [("task.created", 1), ("task.completed", 2)]
 
 
+def done_event_id(flow):
+    _, task, _, events = flow
+    (h,) = [h for _, k, h, v in events if k == str(task["id"]) and v["type"] == "task.completed"]
+    return h["event_id"]
+
+
 def test_the_notification_appears(system, flow):
     need_notify()
     user, task, _, _ = flow
     found = wait_until("the task's notification", lambda: notifications_of_task(user.notifications(), task["id"]),
                        timeout=60)
-    assert len(found) >= 1
+    (n,) = found
+    assert n["event_id"] == done_event_id(flow), n
+    # every notification of the user is about this task's completion: creating it told nothing
+    assert [x["kind"] for x in user.notifications()] == ["task_done"]
 
 
 def trace_of(system, events, task, event_type):

@@ -90,9 +90,13 @@ def test_scale_out(system):
     assert all(after[i] > before.get(i, 0) for i in after), "every relay published part of the workload"
 
     if notify_present():
-        group = AdminClient({"bootstrap.servers": kafka_conf(system)["bootstrap.servers"]}) \
-            .describe_consumer_groups(["notification-service"])["notification-service"].result(timeout=30)
-        assert len(group.members) == NOTIFIERS, f"{len(group.members)} members in the group"
+        admin = AdminClient({"bootstrap.servers": kafka_conf(system)["bootstrap.servers"]})
+
+        def members():   # (python3-confluent-kafka 1.7: list_groups, not describe_consumer_groups)
+            (group,) = admin.list_groups("notification-service", timeout=30)
+            return len(group.members) == NOTIFIERS and group
+        group = wait_until(f"{NOTIFIERS} members in group notification-service", members, timeout=60)
+        assert group.state == "Stable", group.state
         for user, tasks in done:
             def one_each():
                 items = user.notifications()

@@ -112,8 +112,7 @@ def compose(compose_env):
     # the file's own defaults: no port, tag or project from the caller's environment
     env = {k: v for k, v in compose_env.items()
            if not (k.startswith("COMPOSE_") or k.endswith(("_PORT", "_PORT_LAST")) or k == "TODO_IMAGE_TAG")}
-    p = subprocess.run(compose_cmd() + ["--profile", "notification", "config"], capture_output=True,
-                       text=True, env=env, timeout=120)
+    p = subprocess.run(compose_cmd() + ["config"], capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
     return yaml.safe_load(p.stdout)
 
