@@ -48,6 +48,8 @@ declare -A have=()
 while read -r pkg state; do
     [ "$state" = "install ok installed" ] && have[$pkg]=1
 done < <(dpkg-query -W -f='${Package} ${Status}\n' "${DEB_PACKAGES[@]}" 2>/dev/null || true)
+# A machine with another Docker engine (docker-ce, …) keeps it: docker.io would conflict.
+if command -v dockerd >/dev/null && [ -z "${have[docker.io]:-}" ]; then have[docker.io]=1; fi
 for p in "${DEB_PACKAGES[@]}"; do [ -n "${have[$p]:-}" ] || missing+=("$p"); done
 
 if [ ${#missing[@]} -gt 0 ]; then
