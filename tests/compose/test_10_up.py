@@ -3,7 +3,9 @@ Debian base and brought every container up healthy, in dependency order."""
 import json
 import subprocess
 
-from conftest import TAG, compose, notify_present, ps
+import yaml
+
+from conftest import ROOT, TAG, compose, notify_present, ps
 
 # the long-running containers and the one-shot
 SERVICES = {"postgres", "redis", "kafka", "jaeger", "prometheus", "gateway", "auth-service",
@@ -69,3 +71,18 @@ def test_every_data_directory_is_a_named_volume_of_the_project(system):
             if m["Type"] == "volume":
                 assert m["Name"].startswith(system["COMPOSE_PROJECT_NAME"] + "_"), \
                     f"{info['Name']}: anonymous volume at {m['Destination']}"
+
+
+def test_every_image_kubernetes_runs_was_built(system):
+    """infra/k8s/ runs the compose build's images (`minikube image load` of them): each one a
+    manifest names exists after the build (here under the suite's tag)."""
+    names = set()
+    for f in (ROOT / "infra" / "k8s").glob("*.yaml"):
+        for doc in yaml.safe_load_all(f.read_text()):
+            if doc and doc.get("kind") in ("Deployment", "StatefulSet", "Job"):
+                for c in doc["spec"]["template"]["spec"]["containers"]:
+                    names.add(c["image"].rsplit(":", 1)[0])
+    assert names, "no image found in infra/k8s"
+    for name in sorted(names):
+        p = subprocess.run(["docker", "image", "inspect", f"{name}:{TAG}"], capture_output=True, text=True)
+        assert p.returncode == 0, f"{name} (infra/k8s) was not built by the compose build"
