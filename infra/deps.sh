@@ -7,7 +7,9 @@
 #   3. Apache Kafka (broker jars from Maven Central) and Jaeger (built with Go) into the
 #      cache ${XDG_CACHE_HOME:-$HOME/.cache}/todo-system, outside the checkout, so a fresh
 #      clone on a warm machine rebuilds nothing.
-#   4. Containers: a running Docker engine (Debian's docker.io; dockerd is started when none
+#   4. Test tools Debian lacks, built with Go into the same cache: kustomize (tests/infra
+#      builds infra/k8s with it and fails, rather than skips, when it is missing).
+#   5. Containers: a running Docker engine (Debian's docker.io; dockerd is started when none
 #      runs, and that is recorded so that the compose suite can stop it again) and the
 #      docker compose v2 CLI plugin (built with Go into the cache when `docker compose` is
 #      missing or older than 2.20). An engine that cannot run here is a warning, not an
@@ -15,6 +17,7 @@
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=versions.env
 . infra/versions.env
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/todo-system"
 
@@ -36,8 +39,15 @@ DEB_PACKAGES=(
     # tools and independent test clients (python3-yaml: tests/infra reads the compose file
     # and infra/k8s/)
     kcat wrk hyperfine curl procps iproute2 tmux
-    python3-pytest python3-requests python3-grpcio python3-grpc-tools python3-protobuf
-    python3-confluent-kafka python3-psycopg2 python3-redis python3-yaml
+    # tests of the stack script itself: shellcheck (tests/infra) and strace (every command
+    # line the script runs, checked for secrets in tests/e2e/test_stack_security.py)
+    shellcheck strace
+    # Every module the Python tests import, named here even when another package pulls it
+    # in (python3-jwt and python3-cryptography came only as dependencies of other packages);
+    # pytest-random-order: the e2e suite runs in a random order (make test-e2e)
+    python3-pytest python3-pytest-random-order python3-requests python3-grpcio
+    python3-grpc-tools python3-protobuf python3-confluent-kafka python3-psycopg2 python3-redis
+    python3-yaml python3-jwt python3-cryptography
     # containers (infra/docker/): the engine, and debootstrap for the base image where no
     # registry serves debian:bookworm-slim
     docker.io debootstrap
@@ -70,7 +80,7 @@ fi
 
 # ---- 2. toolchains ------------------------------------------------------------------
 java_major=$(java -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1)
-[ -n "$java_major" ] && [ "$java_major" -ge 17 ] \
+{ [ -n "$java_major" ] && [ "$java_major" -ge 17 ]; } \
     || die "Kafka ${KAFKA_VERSION} needs Java 17 or newer (found: ${java_major:-none}); install openjdk-17-jre-headless"
 command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka broker; install the 'maven' package"
 
@@ -108,7 +118,18 @@ if [ ! -x "$JAEGER_BIN" ]; then
     mv "$JAEGER_BIN.tmp" "$JAEGER_BIN"
 fi
 
-# ---- 4. containers: the engine and the compose v2 plugin ----------------------------
+# ---- 4. test tools into the cache ---------------------------------------------------
+KUSTOMIZE_BIN="$CACHE/kustomize-${KUSTOMIZE_VERSION}/kustomize"
+if [ ! -x "$KUSTOMIZE_BIN" ]; then
+    say "building kustomize ${KUSTOMIZE_VERSION} with Go into $KUSTOMIZE_BIN"
+    tmp="$(dirname "$KUSTOMIZE_BIN").tmp.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    GOFLAGS="" GOBIN="$tmp" go install "sigs.k8s.io/kustomize/kustomize/v5@v${KUSTOMIZE_VERSION}" \
+        || { rm -rf "$tmp"; die "go install of kustomize ${KUSTOMIZE_VERSION} failed"; }
+    rm -rf "$(dirname "$KUSTOMIZE_BIN")"; mv "$tmp" "$(dirname "$KUSTOMIZE_BIN")"
+fi
+
+# ---- 5. containers: the engine and the compose v2 plugin ----------------------------
 # infra/docker/engine.sh starts dockerd when none answers (recording that it did) and says
 # in one line when no engine can run on this machine.
 docker_note=""
@@ -126,7 +147,7 @@ compose_ok() {   # `docker compose` is v2.20 or newer (--wait, profiles, complet
 if ! compose_ok; then
     if [ ! -x "$COMPOSE_BIN" ]; then
         say "building docker compose v${COMPOSE_VERSION} with Go into $COMPOSE_BIN (a few minutes the first time)"
-        src=$(cd / && go mod download -json "github.com/docker/compose/v2@v${COMPOSE_VERSION}" \
+        src=$(cd / && GOFLAGS="" go mod download -json "github.com/docker/compose/v2@v${COMPOSE_VERSION}" \
               | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')
         [ -d "$src" ] || die "go mod download of github.com/docker/compose/v2@v${COMPOSE_VERSION} failed"
         tmp=$(mktemp -d)
@@ -144,4 +165,4 @@ if ! compose_ok; then
     compose_ok || die "docker compose v${COMPOSE_VERSION} is in $PLUGIN_DIR but \`docker compose version\` does not answer"
 fi
 
-say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"
+say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"

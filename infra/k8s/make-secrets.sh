@@ -40,6 +40,7 @@ sed -e "s|@POSTGRES_PASSWORD@|$(b64 "$pg_admin")|" \
     -e "s|@TASKS_DATABASE_URL@|$(b64 "postgres://tasks:$pg_tasks@postgres:5432/tasks")|" \
     -e "s|@NOTIFY_DATABASE_URL@|$(b64 "postgres://notifications:$pg_notify@postgres:5432/notifications")|" \
     -e "s|@REDIS_PASSWORD@|$(b64 "$redis")|" \
+    -e "s|@REDIS_AUTH_CONF@|$(printf 'requirepass %s\n' "$redis" | base64 | tr -d '\n')|" \
     -e "s|@REDIS_URL@|$(b64 "redis://:$redis@redis:6379/0")|" \
     -e "s|@AUTH_JWT_PRIVATE_KEY@|$(base64 <"$dir/jwt-es256.pem" | tr -d '\n')|" \
     "$here/secret.template.yaml" >"$dir/secret.yaml"
