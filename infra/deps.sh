@@ -7,6 +7,9 @@
 #   3. Apache Kafka (broker jars from Maven Central) and Jaeger (built with Go) into the
 #      cache ${XDG_CACHE_HOME:-$HOME/.cache}/todo-system, outside the checkout, so a fresh
 #      clone on a warm machine rebuilds nothing.
+#   4. schemathesis (PyPI, the API test of tests/e2e/test_openapi.py) into a virtualenv of
+#      Debian's python3 in the same cache, every package at the version
+#      infra/schemathesis/requirements.txt pins.
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,10 +32,11 @@ DEB_PACKAGES=(
     # Kafka and Jaeger are built from Maven Central / the Go module proxy; these run them
     openjdk-17-jre-headless maven
     # tools and independent test clients (docker-compose and python3-yaml: tests/infra
-    # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster)
+    # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster;
+    # python3-venv: the virtualenv schemathesis runs in)
     kcat wrk hyperfine curl procps iproute2 tmux docker-compose
     python3-pytest python3-requests python3-grpcio python3-grpc-tools python3-protobuf
-    python3-confluent-kafka python3-psycopg2 python3-redis python3-yaml
+    python3-confluent-kafka python3-psycopg2 python3-redis python3-yaml python3-venv
 )
 
 missing=()
@@ -98,4 +102,25 @@ if [ ! -x "$JAEGER_BIN" ]; then
     mv "$JAEGER_BIN.tmp" "$JAEGER_BIN"
 fi
 
-say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, cache $CACHE)"
+# ---- 4. schemathesis into a virtualenv in the cache ----------------------------------
+# Debian's python3 (the one the test suite uses), not whatever python3 is first on PATH.
+# The stamp is the requirements file's checksum: a changed pin rebuilds the environment.
+grep -qxF "schemathesis==${SCHEMATHESIS_VERSION}" infra/schemathesis/requirements.txt \
+    || die "infra/schemathesis/requirements.txt does not pin schemathesis==${SCHEMATHESIS_VERSION} (versions.env)"
+ST_DIR="$CACHE/schemathesis-${SCHEMATHESIS_VERSION}"
+req_sum=$(sha256sum infra/schemathesis/requirements.txt | cut -c1-16)
+if [ ! -x "$ST_DIR/bin/schemathesis" ] || [ "$(cat "$ST_DIR/requirements.sum" 2>/dev/null)" != "$req_sum" ]; then
+    say "installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into a virtualenv in $ST_DIR"
+    # A virtualenv records its own path, so it is built where it stays; the stamp is written
+    # last, so an interrupted install has none and is redone from scratch.
+    rm -rf "$ST_DIR"
+    /usr/bin/python3 -m venv "$ST_DIR" || die "python3 -m venv failed (is python3-venv installed?)"
+    "$ST_DIR/bin/pip" install -q --disable-pip-version-check --no-deps --require-virtualenv \
+        -r infra/schemathesis/requirements.txt \
+        || { rm -rf "$ST_DIR"; die "pip could not install schemathesis ${SCHEMATHESIS_VERSION}"; }
+    "$ST_DIR/bin/pip" check -q --disable-pip-version-check >/dev/null \
+        || { rm -rf "$ST_DIR"; die "infra/schemathesis/requirements.txt is not a complete, consistent set"; }
+    echo "$req_sum" >"$ST_DIR/requirements.sum"
+fi
+
+say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, cache $CACHE)"
