@@ -7,12 +7,16 @@
 #   3. Apache Kafka (broker jars from Maven Central) and Jaeger (built with Go) into the
 #      cache ${XDG_CACHE_HOME:-$HOME/.cache}/todo-system, outside the checkout, so a fresh
 #      clone on a warm machine rebuilds nothing.
-#   4. schemathesis (PyPI, the API test of tests/e2e/test_openapi.py) into a virtualenv of
+#   4. Test tools Debian lacks, built with Go into the same cache: kustomize, and a promtool
+#      with Kubernetes service discovery (Debian's is built without it). tests/infra uses
+#      them and fails, rather than skips, when they are missing.
+#   5. schemathesis (PyPI, the API test of tests/e2e/test_openapi.py) into a virtualenv of
 #      Debian's python3 in the same cache, every package at the version
 #      infra/schemathesis/requirements.txt pins.
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=versions.env
 . infra/versions.env
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/todo-system"
 
@@ -32,11 +36,18 @@ DEB_PACKAGES=(
     # Kafka and Jaeger are built from Maven Central / the Go module proxy; these run them
     openjdk-17-jre-headless maven
     # tools and independent test clients (docker-compose and python3-yaml: tests/infra
-    # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster;
-    # python3-venv: the virtualenv schemathesis runs in)
+    # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster)
     kcat wrk hyperfine curl procps iproute2 tmux docker-compose
-    python3-pytest python3-requests python3-grpcio python3-grpc-tools python3-protobuf
-    python3-confluent-kafka python3-psycopg2 python3-redis python3-yaml python3-venv
+    # tests of the stack script itself: shellcheck (tests/infra) and strace (every command
+    # line the script runs, checked for secrets in tests/e2e/test_stack_security.py)
+    shellcheck strace
+    # Every module the Python tests import, named here even when another package pulls it
+    # in (python3-jwt and python3-cryptography came only as dependencies of other packages);
+    # pytest-random-order: the e2e suite runs in a random order (make test-e2e);
+    # python3-venv: the virtualenv schemathesis runs in (step 5)
+    python3-pytest python3-pytest-random-order python3-requests python3-grpcio
+    python3-grpc-tools python3-protobuf python3-confluent-kafka python3-psycopg2 python3-redis
+    python3-yaml python3-jwt python3-cryptography python3-venv
 )
 
 missing=()
@@ -64,7 +75,7 @@ fi
 
 # ---- 2. toolchains ------------------------------------------------------------------
 java_major=$(java -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1)
-[ -n "$java_major" ] && [ "$java_major" -ge 17 ] \
+{ [ -n "$java_major" ] && [ "$java_major" -ge 17 ]; } \
     || die "Kafka ${KAFKA_VERSION} needs Java 17 or newer (found: ${java_major:-none}); install openjdk-17-jre-headless"
 command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka broker; install the 'maven' package"
 
@@ -102,7 +113,36 @@ if [ ! -x "$JAEGER_BIN" ]; then
     mv "$JAEGER_BIN.tmp" "$JAEGER_BIN"
 fi
 
-# ---- 4. schemathesis into a virtualenv in the cache ----------------------------------
+# ---- 4. test tools into the cache ---------------------------------------------------
+KUSTOMIZE_BIN="$CACHE/kustomize-${KUSTOMIZE_VERSION}/kustomize"
+if [ ! -x "$KUSTOMIZE_BIN" ]; then
+    say "building kustomize ${KUSTOMIZE_VERSION} with Go into $KUSTOMIZE_BIN"
+    tmp="$(dirname "$KUSTOMIZE_BIN").tmp.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    GOFLAGS="" GOBIN="$tmp" go install "sigs.k8s.io/kustomize/kustomize/v5@v${KUSTOMIZE_VERSION}" \
+        || { rm -rf "$tmp"; die "go install of kustomize ${KUSTOMIZE_VERSION} failed"; }
+    rm -rf "$(dirname "$KUSTOMIZE_BIN")"; mv "$tmp" "$(dirname "$KUSTOMIZE_BIN")"
+fi
+
+# Prometheus' Go module carries replace directives, so `go install mod@version` refuses it:
+# the module's source comes from the module proxy (go mod download) and is built in a copy.
+# Its versions are v0.MMmm.p for Prometheus M.mm.p (3.6.0 = v0.306.0).
+PROMTOOL_BIN="$CACHE/promtool-${PROMETHEUS_VERSION}/promtool"
+if [ ! -x "$PROMTOOL_BIN" ]; then
+    say "building promtool ${PROMETHEUS_VERSION} with Go into $PROMTOOL_BIN (takes minutes the first time)"
+    IFS=. read -r p_major p_minor p_patch <<<"$PROMETHEUS_VERSION"
+    p_mod="github.com/prometheus/prometheus@v0.$((p_major * 100 + p_minor)).${p_patch}"
+    src=$(GOFLAGS="" go mod download -json "$p_mod" | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')
+    if [ -z "$src" ] || [ ! -d "$src" ]; then die "go mod download $p_mod failed"; fi
+    tmp="$(dirname "$PROMTOOL_BIN").tmp.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src"
+    (cd "$tmp/src" && GOFLAGS="" go build -trimpath -o "$tmp/promtool" ./cmd/promtool) \
+        || { rm -rf "$tmp"; die "go build of promtool ${PROMETHEUS_VERSION} failed"; }
+    rm -rf "$tmp/src" "$(dirname "$PROMTOOL_BIN")"; mv "$tmp" "$(dirname "$PROMTOOL_BIN")"
+fi
+
+# ---- 5. schemathesis into a virtualenv in the cache ----------------------------------
 # Debian's python3 (the one the test suite uses), not whatever python3 is first on PATH.
 # The stamp is the requirements file's checksum: a changed pin rebuilds the environment.
 grep -qxF "schemathesis==${SCHEMATHESIS_VERSION}" infra/schemathesis/requirements.txt \
@@ -123,4 +163,4 @@ if [ ! -x "$ST_DIR/bin/schemathesis" ] || [ "$(cat "$ST_DIR/requirements.sum" 2>
     echo "$req_sum" >"$ST_DIR/requirements.sum"
 fi
 
-say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, cache $CACHE)"
+say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, promtool ${PROMETHEUS_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, cache $CACHE)"
