@@ -8,7 +8,7 @@
    never a 5xx, 405 with Allow for methods a path does not have, a deleted task gone, a
    created one readable, protected routes refusing a missing or bad token. Settings (seed,
    examples, checks) are in api/schemathesis.toml, so a run is the same run every time and
-   takes about a minute. It runs in its own process from its own virtualenv; this suite stays
+   takes about a minute and a half. It runs in its own process from its own virtualenv; this suite stays
    on Debian's python3.
 2. The spec and the code agree on what exists: every route in the services' route tables is in
    the spec and nothing else is; every error code the services, lib/ and the gateway can answer
