@@ -526,8 +526,12 @@ int cli_main(int argc, char **argv)
     if (devnull) log_set_output(devnull);
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
-        print_usage(stderr);
-        return OPS_USAGE;
+        /* on a terminal this will open the full-screen console (not built yet): until then
+         * `make run` ends with the verbs listed, not with an error */
+        bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+        print_usage(tty ? stdout : stderr);
+        if (tty) printf("\n(the full-screen console is not built yet: use the verbs above)\n");
+        return tty ? OPS_OK : OPS_USAGE;
     }
     /* --version and --help need no configuration: keep them instant */
     if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {

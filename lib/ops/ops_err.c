@@ -2,6 +2,9 @@
 #include "ops_err.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
+
+#include "ops_table.h"
 
 ops_status_t ops_fail(ops_err_t *err, ops_status_t st, const char *fmt, ...)
 {
@@ -36,7 +39,10 @@ const char *ops_status_help(ops_status_t st)
 void ops_err_print(const ops_err_t *err, const char *prog, FILE *f)
 {
     if (!f) f = stderr;
-    fprintf(f, "%s: error: %s", prog, err->msg[0] ? err->msg : ops_status_name(err->st));
+    /* messages may quote a server's answer: never let it drive the terminal */
+    char *safe = ops_sanitize(err->msg[0] ? err->msg : ops_status_name(err->st));
+    fprintf(f, "%s: error: %s", prog, safe ? safe : "(out of memory)");
+    free(safe);
     if (err->st == OPS_USAGE) fprintf(f, " (try '%s --help')", prog);
     fputc('\n', f);
 }
