@@ -14,6 +14,7 @@ struct ops_kafka {
 };
 
 #define META_TIMEOUT_MS 5000
+#define BATCH 1024
 
 /* The reader's librdkafka set-up, in one place: a consumer that is never in a group (unless
  * group_id is given, for reading a group's committed offsets — it never subscribes) and never
@@ -528,10 +529,30 @@ ops_status_t ops_kafka_tail(ops_kafka_t *k, const ops_tail_opts_t *o, ops_kmsg_f
     long matched = 0;
     int64_t last_msg = clock_mono_ms();
     bool stop = false;
-    rd_kafka_message_t *batch[1024];
+    rd_kafka_message_t *batch[BATCH];
+    int64_t last_wake = 0;
+    int wake_next = 0;
     while (!stop && !(o->stop && *o->stop)) {
         if (!window && !o->follow && pending == 0) break;
-        ssize_t got = rd_kafka_consume_batch_queue(q, 200, batch, 1024);
+        /* librdkafka 2.0's fetcher stops fetching a partition whose prefetch queue is full
+         * and, when every partition is in that state, sleeps up to about a second before it
+         * looks again (2.1 made this fetch.queue.backoff.ms). With a small queue — what keeps
+         * memory bounded — that sleep would cap a tail at a queue per second. Any request to
+         * the broker thread wakes it, so when a batch comes back short while partitions are
+         * still behind, ask a leader for a watermark (one loopback round trip, at most every
+         * 2 ms, rotating over the pending partitions) and poll with a 1 ms timeout meanwhile. */
+        ssize_t got = rd_kafka_consume_batch_queue(q, pending > 0 ? 1 : 100, batch, BATCH);
+        if (got >= 0 && got < BATCH && pending > 0 && clock_mono_ms() - last_wake >= 2) {
+            for (int tries = 0; tries < np; tries++) {
+                wake_next = (wake_next + 1) % np;
+                if (done[wake_next]) continue;
+                int64_t lo, hi;
+                rd_kafka_query_watermark_offsets(k->rk, o->topic, ti->parts[wake_next].id, &lo,
+                                                 &hi, 1000);
+                break;
+            }
+            last_wake = clock_mono_ms();
+        }
         if (got < 0) {
             st = kfail(k->brokers, rd_kafka_last_error(), "consume", err);
             break;
