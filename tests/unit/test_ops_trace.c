@@ -351,6 +351,120 @@ static void test_layout_json(void **state)
     free(json);
 }
 
+/* ---- a trace saved from the real stack (`todo-console tasks add`, Jaeger's /api/traces/{id}) */
+
+#define SAVED "tests/unit/data/jaeger_tasks_add.json"
+
+static char *read_saved(void)
+{
+    FILE *f = fopen(SAVED, "r");
+    if (!f) fail_msg("%s: run the unit tests from the repository root", SAVED);
+    buf_t b = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
+    fclose(f);
+    return b.data;
+}
+
+static const ops_span_t *by_name(const ops_trace_t *t, const char *service, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->spans[i].service, service) && !strcmp(t->spans[i].name, name))
+            return &t->spans[i];
+    fail_msg("no span %s/%s", service, name);
+    return NULL;
+}
+
+static void test_saved_trace(void **state)
+{
+    char *json = read_saved();
+    ops_trace_t t;
+    parse_ok(json, &t);
+    assert_int_equal(t.n, 10);
+    assert_int_equal(t.services, 3);
+    assert_int_equal(t.orphans, 0);
+    const ops_span_t *root = &t.spans[ops_trace_root(&t)];
+    assert_string_equal(root->service, "todo-console");
+    assert_string_equal(root->name, "todo-console tasks add");
+    assert_int_equal(root->depth, 0);
+    const ops_span_t *server = by_name(&t, "tasks-service", "POST /api/tasks");
+    assert_int_equal(server->kind, OPS_SPAN_SERVER);
+    assert_int_equal(server->depth, 2);
+    assert_int_equal(by_name(&t, "auth-service", "/todo.auth.v1.AuthService/ValidateToken")->depth, 4);
+    const ops_span_t *pub = by_name(&t, "tasks-service", "task-events publish");
+    assert_int_equal(pub->kind, OPS_SPAN_PRODUCER);
+    assert_int_equal(pub->hop, OPS_HOP_OUTBOX);
+    /* the outbox wait starts at the end of the COMMIT, the request's last work before it */
+    const ops_span_t *commit = by_name(&t, "tasks-service", "COMMIT tasks");
+    assert_int_equal(pub->hop_start_us, commit->start_us + commit->dur_us);
+    assert_true(pub->critical && root->critical);
+    assert_string_equal(t.spans[t.order[0]].span_id, root->span_id);
+    ops_trace_free(&t);
+    free(json);
+}
+
+/* The saved trace with auth-service's clock 80 ms behind and the client span of the token
+ * check lost: the server span becomes an orphan root, and skew is corrected where a parent is
+ * known. */
+static void test_saved_trace_skewed_and_incomplete(void **state)
+{
+    char *text = read_saved();
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    cJSON *trace = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "data"), 0);
+    cJSON *spans = cJSON_GetObjectItem(trace, "spans"), *procs = cJSON_GetObjectItem(trace, "processes");
+    const char *lost = NULL;
+    int lost_at = -1, i = 0;
+    cJSON *s;
+    cJSON_ArrayForEach(s, spans)
+    {
+        const char *svc = cJSON_GetObjectItem(cJSON_GetObjectItem(procs, cJSON_GetObjectItem(s, "processID")->valuestring),
+                                              "serviceName")->valuestring;
+        cJSON *start = cJSON_GetObjectItem(s, "startTime");
+        if (!strcmp(svc, "auth-service")) cJSON_SetNumberValue(start, start->valuedouble - 80000);
+        if (!strcmp(cJSON_GetObjectItem(s, "operationName")->valuestring, "todo.auth.v1.AuthService/ValidateToken")) {
+            lost = cJSON_GetObjectItem(s, "spanID")->valuestring;
+            lost_at = i;
+        }
+        i++;
+    }
+    assert_non_null(lost);
+    char lost_id[17];
+    snprintf(lost_id, sizeof lost_id, "%s", lost);
+    /* complete but skewed: the server span is put back inside its client span */
+    char *json = cJSON_PrintUnformatted(doc);
+    ops_trace_t t;
+    parse_ok(json, &t);
+    const ops_span_t *client = by_name(&t, "tasks-service", "todo.auth.v1.AuthService/ValidateToken");
+    const ops_span_t *srv = by_name(&t, "auth-service", "/todo.auth.v1.AuthService/ValidateToken");
+    assert_true(srv->start_us >= client->start_us);
+    assert_true(srv->start_us + srv->dur_us <= client->start_us + client->dur_us);
+    assert_true(srv->skew_us > 70000 && srv->skew_us < 90000);
+    assert_int_equal(t.skewed, 1);
+    assert_string_equal(t.spans[ops_trace_root(&t)].service, "todo-console");
+    ops_trace_free(&t);
+    free(json);
+    /* and without the client span */
+    cJSON_DeleteItemFromArray(spans, lost_at);
+    json = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    parse_ok(json, &t);
+    assert_int_equal(t.n, 9);
+    assert_int_equal(t.orphans, 1);
+    assert_int_equal(t.roots, 2);
+    const ops_span_t *auth = by_name(&t, "auth-service", "/todo.auth.v1.AuthService/ValidateToken");
+    assert_true(auth->orphan);
+    assert_string_equal(auth->parent_id, lost_id);
+    assert_int_equal(auth->depth, 0);
+    /* an orphan has no parent to correct against: it keeps its (skewed) time, and the trace
+       now starts there; the real root is still the console's span */
+    assert_int_equal(t.start_us, auth->start_us);
+    assert_string_equal(t.spans[ops_trace_root(&t)].service, "auth-service");
+    ops_trace_free(&t);
+    free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +478,8 @@ int main(void)
         cmocka_unit_test(test_hostile_input_gives_clear_errors),
         cmocka_unit_test(test_deep_chain),
         cmocka_unit_test(test_layout_json),
+        cmocka_unit_test(test_saved_trace),
+        cmocka_unit_test(test_saved_trace_skewed_and_incomplete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
