@@ -2,6 +2,7 @@
  * `completion bash` and the hidden `__complete` the bash script calls. Completion candidates
  * come from one function (cli_complete_words) over the verb table, so the shell and bash
  * always offer the same verbs, flags, topic names and task ids. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +303,9 @@ ops_status_t cli_shell(cli_ctx_t *c)
     rl_attempted_completion_function = attempt;
     rl_completer_word_break_characters = " \t";
     ops_status_t last = OPS_OK;
+    /* Ctrl-C at the prompt must not end the shell (Ctrl-D or `exit` does); while a verb runs,
+     * cli_run_argv's own handler makes it stop (a tail, a long diff) */
+    void (*old_int)(int) = signal(SIGINT, SIG_IGN);
     char *line;
     while ((line = readline("todo> ")) != NULL) {
         char *p = line;
@@ -327,6 +331,7 @@ ops_status_t cli_shell(cli_ctx_t *c)
         free(buf);
         free(line);
     }
+    signal(SIGINT, old_int);
     /* the history may hold task titles: keep it private like the session */
     mode_t old = umask(077);
     write_history(hist);

@@ -16,3 +16,5 @@ test_ops_table_LIBA  := libops.a
 test_ops_table_PKGS  := libcurl libcjson libpq hiredis rdkafka
 test_ops_cfg_LIBA    := libops.a
 test_ops_cfg_PKGS    := libcurl libcjson libpq hiredis rdkafka
+test_ops_kafka_LIBA  := libops.a
+test_ops_kafka_PKGS  := libcurl libcjson libpq hiredis rdkafka
