@@ -183,7 +183,7 @@ ops_status_t cli_traces_show(cli_ctx_t *c)
         return cli_usage(c, "give a TRACE_ID or --slowest (not both)");
     ops_jaeger_t *jq = open_jaeger(c);
     if (!jq) return c->err.st;
-    cJSON *trace = NULL;
+    cJSON *trace = NULL, *compared = cJSON_CreateArray();
     ops_status_t st = OPS_OK;
     if (slowest) {
         ops_jaeger_query_t q;
@@ -202,6 +202,7 @@ ops_status_t cli_traces_show(cli_ctx_t *c)
                 ops_trace_t m;
                 ops_err_t e = OPS_ERR_INIT;
                 if (ops_trace_from_json(tr, &m, &e) != OPS_OK) continue;
+                cJSON_AddItemToArray(compared, cJSON_CreateString(m.trace_id));
                 if (m.end_us - m.start_us > best) {
                     best = m.end_us - m.start_us;
                     cJSON_Delete(trace);
@@ -221,15 +222,25 @@ ops_status_t cli_traces_show(cli_ctx_t *c)
     ops_trace_t m;
     if (st == OPS_OK) st = ops_trace_from_json(trace, &m, &c->err);
     cJSON_Delete(trace);
-    if (st != OPS_OK) return st;
+    if (st != OPS_OK) {
+        cJSON_Delete(compared);
+        return st;
+    }
     int mark = slowest ? m.slowest : -1;
     if (c->json) {
         cJSON *j = ops_trace_json(&m);
+        if (slowest) { /* which traces it was the slowest of */
+            cJSON_AddItemToObject(j, "compared_traces", compared);
+            compared = NULL;
+        }
         cli_print_json(c, j);
         cJSON_Delete(j);
     } else {
+        if (slowest)
+            fprintf(c->out, "the slowest of %d recent traces\n", cJSON_GetArraySize(compared));
         print_tree(c, &m, slowest ? mark : m.slowest);
     }
+    cJSON_Delete(compared);
     ops_trace_free(&m);
     return OPS_OK;
 }
