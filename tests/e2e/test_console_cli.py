@@ -357,3 +357,47 @@ def test_make_install(tmp_path):
     comp = (prefix / "share" / "bash-completion" / "completions" / "todo-console").read_text()
     assert "complete -o default -F _todo_console todo-console" in comp
     assert subprocess.run([str(exe), "--version"], capture_output=True, text=True).returncode == 0
+
+
+# ---- on a terminal: the password prompt does not echo, colour only without NO_COLOR ---------
+
+def run_on_pty(console, args, answers=(), extra_env=None, timeout=30):
+    """Runs todo-console with a pseudo-terminal as its controlling terminal and standard
+    streams; answers each prompt (a (prompt, text) pair) when it appears. Returns the output."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its terminal
+        os.execve(str(console_bin()), [str(console_bin()), *args], {**console.env, **(extra_env or {}),
+                                                                    "TERM": "xterm", "COLUMNS": "120"})
+    out, pending = b"", list(answers)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal: it has exited
+                break
+            if not chunk:
+                break
+            out += chunk
+        if pending and pending[0][0].encode() in out.split(b"\n")[-1]:
+            os.write(fd, (pending.pop(0)[1] + "\n").encode())
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_login_on_a_terminal_does_not_echo_the_password(env, tmp_path):
+    c = Console(tmp_path)
+    email, pw, uid = account(env["GATEWAY_URL"])
+    code, out = run_on_pty(c, ["login"], [("Email: ", email), ("Password: ", pw)])
+    assert code == 0, out
+    assert email in out and pw not in out
+    assert c.session()["user_id"] == uid
+    c.json("tasks", "add", "on a terminal")
+    code, out = run_on_pty(c, ["tasks", "list"])
+    assert code == 0 and "\x1b[1m" in out and "ID  DONE" in out and "on a terminal" in out
+    code, out = run_on_pty(c, ["tasks", "list"], extra_env={"NO_COLOR": "1"})
+    assert code == 0 and "\x1b[" not in out and "on a terminal" in out
