@@ -114,6 +114,7 @@ static const cli_verb_t verbs[] = {
     {"notifications", "", "your notifications, newest first", f_notifications, 0, 0, CLI_POS_NONE, cli_notifications, false},
     {"notifications read", "ID", "mark a notification read", f_none, 1, 1, CLI_POS_TEXT, cli_notifications_read, false},
     {"health", "", "health and readiness of every part, with key figures", f_none, 0, 0, CLI_POS_NONE, cli_health, false},
+    {"config", "", "the addresses in use and where each came from (passwords hidden)", f_none, 0, 0, CLI_POS_NONE, cli_config, false},
     {"outbox stats", "", "outbox backlog, oldest unpublished age, dead rows, drain", f_none, 0, 0, CLI_POS_NONE, cli_outbox_stats, false},
     {"outbox list", "", "outbox rows", f_outbox_list, 0, 0, CLI_POS_NONE, cli_outbox_list, false},
     {"outbox show", "ID", "one outbox row with payload and headers", f_none, 1, 1, CLI_POS_TEXT, cli_outbox_show, false},

@@ -5,6 +5,8 @@
 
 #include "cli_verbs.h"
 #include "ops_health.h"
+#include "ops_http.h"
+#include "pg.h"
 #include "ops_table.h"
 
 ops_status_t cli_health(cli_ctx_t *c)
@@ -41,4 +43,43 @@ ops_status_t cli_health(cli_ctx_t *c)
     }
     if (!all) ops_fail(&c->err, OPS_FAIL, "not every part is ready");
     return all ? OPS_OK : OPS_FAIL;
+}
+
+ops_status_t cli_config(cli_ctx_t *c)
+{
+    cJSON *o = cJSON_CreateObject(), *keys = cJSON_AddObjectToObject(o, "addresses");
+    static const char *const cols[] = {"KEY", "VALUE", "FROM"};
+    ops_table_t *t = ops_table_new(cols, 3);
+    ops_table_flex(t, 1);
+    for (int k = 0; k < OPS_KEY_COUNT; k++) {
+        const char *v = ops_cfg_get(c->cfg, (ops_key_t)k);
+        char shown[512] = "";
+        /* what identifies the target, never what authenticates to it */
+        if (v && k == OPS_TASKS_DATABASE_URL) {
+            if (pg_url_redact(v, shown, sizeof shown) < 0) snprintf(shown, sizeof shown, "***");
+        } else if (v) {
+            ops_url_redact(v, shown, sizeof shown);
+        }
+        cJSON *x = cJSON_AddObjectToObject(keys, ops_cfg_key_name((ops_key_t)k));
+        if (v)
+            cJSON_AddStringToObject(x, "value", shown);
+        else
+            cJSON_AddNullToObject(x, "value");
+        cJSON_AddStringToObject(x, "from", ops_cfg_src_name(c->cfg->src[k]));
+        const char *cells[] = {ops_cfg_key_name((ops_key_t)k), shown, ops_cfg_src_name(c->cfg->src[k])};
+        ops_table_add(t, cells);
+    }
+    cJSON_AddStringToObject(o, "config_file", c->cfg->config_file);
+    cJSON_AddStringToObject(o, "stack_env", c->cfg->stack_env);
+    cJSON_AddStringToObject(o, "state_dir", c->cfg->state_dir);
+    if (c->json) {
+        cli_print_json(c, o);
+    } else {
+        ops_table_print(t, c->out, ops_term_width(c->out), ops_use_color(c->out));
+        fprintf(c->out, "\nconfig file  %s\nstack.env    %s\nstate        %s\n", c->cfg->config_file,
+                c->cfg->stack_env[0] ? c->cfg->stack_env : "(none found)", c->cfg->state_dir);
+    }
+    ops_table_free(t);
+    cJSON_Delete(o);
+    return OPS_OK;
 }

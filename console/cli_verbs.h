@@ -21,6 +21,7 @@ ops_status_t cli_notifications(cli_ctx_t *c);
 ops_status_t cli_notifications_read(cli_ctx_t *c);
 /* cli_health.c */
 ops_status_t cli_health(cli_ctx_t *c);
+ops_status_t cli_config(cli_ctx_t *c);
 /* cli_outbox.c */
 ops_status_t cli_outbox_stats(cli_ctx_t *c);
 ops_status_t cli_outbox_list(cli_ctx_t *c);

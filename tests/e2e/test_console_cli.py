@@ -401,3 +401,23 @@ def test_login_on_a_terminal_does_not_echo_the_password(env, tmp_path):
     assert code == 0 and "\x1b[1m" in out and "ID  DONE" in out and "on a terminal" in out
     code, out = run_on_pty(c, ["tasks", "list"], extra_env={"NO_COLOR": "1"})
     assert code == 0 and "\x1b[" not in out and "on a terminal" in out
+
+
+def test_config_shows_sources_without_passwords(env, tmp_path):
+    c = Console(tmp_path, GATEWAY_URL="http://127.0.0.1:1")
+    (c.config / "todo-console").mkdir(parents=True)
+    (c.config / "todo-console" / "config").write_text("# mine\nJAEGER_QUERY_URL=http://127.0.0.1:2\n")
+    out = c.json("config")
+    a = out["addresses"]
+    assert a["GATEWAY_URL"] == {"value": "http://127.0.0.1:1", "from": "environment"}
+    assert a["JAEGER_QUERY_URL"] == {"value": "http://127.0.0.1:2", "from": "config file"}
+    assert a["KAFKA_BROKERS"] == {"value": env["KAFKA_BROKERS"], "from": "stack.env"}
+    db_password = env["TASKS_DATABASE_URL"].split("//")[1].split("@")[0].split(":")[1]
+    assert a["TASKS_DATABASE_URL"]["value"].startswith("postgres://tasks:***@")
+    p = c.run("config", check=0)
+    assert db_password not in p.stdout and db_password not in json.dumps(out)
+    assert out["stack_env"].endswith("stack.env") and out["state_dir"].endswith("todo-console")
+    # a bad config line is a usage error naming the file and line
+    (c.config / "todo-console" / "config").write_text("JAEGER_QUERY_URL=x\nnot a setting\n")
+    p = c.run("config", check=2)
+    assert "config:2" in p.stderr
