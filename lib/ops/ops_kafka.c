@@ -447,7 +447,10 @@ ops_status_t ops_kafka_tail(ops_kafka_t *k, const ops_tail_opts_t *o, ops_kmsg_f
     size_t nt;
     ops_status_t st = topics_of(k, o->topic, &ti, &nt, err);
     if (st != OPS_OK) return st;
-    if (nt == 0) return ops_fail(err, OPS_FAIL, "kafka (%s): no topic '%s'", k->brokers, o->topic);
+    if (nt == 0) {
+        ops_kafka_topics_free(ti, nt);
+        return ops_fail(err, OPS_FAIL, "kafka (%s): no topic '%s'", k->brokers, o->topic);
+    }
     int np = ti->npart;
     int64_t *end = calloc((size_t)np + 1, sizeof *end);
     bool *done = calloc((size_t)np + 1, sizeof *done);

@@ -164,6 +164,10 @@ def test_tasks_list_filters_and_pages(env, user):
     (["traces", "show"], 2, "TRACE_ID or --slowest"),
     (["traces", "show", "not-hex!"], 2, "trace id"),
     (["completion", "zsh"], 2, "bash"),
+    (["topics", "tail", "no-such-topic", "-n", "1"], 1, "no topic 'no-such-topic'"),
+    (["topics", "tail", "task-events", "--partition", "99", "-n", "1"], 2, "no partition 99"),
+    (["outbox", "show", "999999999999"], 1, "no outbox row"),
+    (["readmodel", "diff", "--all", "--user", "1"], 2, "exclude each other"),
 ])
 def test_bad_input(env, user, args, code, needle):
     c, *_ = user
