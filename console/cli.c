@@ -404,6 +404,15 @@ static int parse_args(cli_ctx_t *c, int argc, char **argv, char **pos)
 /* ---- running ----------------------------------------------------------------------------- */
 
 static volatile int interrupted;
+static bool exporting; /* the OTLP exporter runs (started by the first traced verb) */
+
+void cli_trace_finish(void)
+{
+    if (!exporting) return;
+    trace_exporter_flush(1500);
+    trace_exporter_stop();
+    exporting = false;
+}
 
 static void on_sigint(int sig)
 {
@@ -487,7 +496,6 @@ ops_status_t cli_run_argv(int argc, char **argv, ops_cfg_t *cfg, bool in_shell)
     trace_span_t *root = NULL;
     const char *otlp = ops_cfg_get(cfg, OPS_OTLP_ENDPOINT);
     char terr[128];
-    static bool exporting;
     if (traced(c->verb) && otlp && !exporting)
         exporting = trace_exporter_start("todo-console", otlp, terr, sizeof terr) == 0;
     if (traced(c->verb)) {
@@ -506,11 +514,7 @@ ops_status_t cli_run_argv(int argc, char **argv, ops_cfg_t *cfg, bool in_shell)
         if (st != OPS_OK) trace_span_set_status(root, TRACE_STATUS_ERROR, ops_status_name(st));
         trace_span_end(root);
     }
-    if (exporting && !in_shell) {
-        trace_exporter_flush(1500);
-        trace_exporter_stop();
-        exporting = false;
-    }
+    if (!in_shell) cli_trace_finish(); /* the shell keeps it running until it ends */
     fflush(c->out);
 done:
     if (st != OPS_OK) ops_err_print(&c->err, CLI_PROG, stderr);

@@ -67,6 +67,10 @@ int cli_main(int argc, char **argv);
  * and by the shell. Prints errors to stderr and returns the status. */
 ops_status_t cli_run_argv(int argc, char **argv, ops_cfg_t *cfg, bool in_shell);
 
+/* Hands the spans of the verbs run so far to the collector (at most 1.5 s) and stops the
+ * exporter; the shell calls it when it ends. */
+void cli_trace_finish(void);
+
 /* The verb table, for completion and help. */
 const cli_verb_t *cli_verbs(size_t *n);
 

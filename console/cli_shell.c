@@ -332,6 +332,7 @@ ops_status_t cli_shell(cli_ctx_t *c)
         free(line);
     }
     signal(SIGINT, old_int);
+    cli_trace_finish();
     /* the history may hold task titles: keep it private like the session */
     mode_t old = umask(077);
     write_history(hist);
