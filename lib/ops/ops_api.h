@@ -56,6 +56,7 @@ typedef struct ops_task_filter {
 
 /* Opens a client for cfg's GATEWAY_URL (OPS_USAGE when unset). Nothing is sent yet. */
 ops_status_t ops_api_open(ops_api_t **out, const ops_cfg_t *cfg, ops_err_t *err);
+/* Frees the client (NULL is ignored); the session file stays. */
 void ops_api_close(ops_api_t *api);
 
 /* The gateway URL in use. */
@@ -79,7 +80,11 @@ ops_status_t ops_api_logout(ops_api_t *api, ops_err_t *err);
 ops_status_t ops_api_call(ops_api_t *api, const char *method, const char *path,
                           const cJSON *body, ops_api_resp_t *resp, ops_err_t *err);
 
-/* The routes, each one ops_api_call. id is the decimal id; body a JSON object. */
+/* The routes, each one ops_api_call with its statuses: GET /api/tasks with the filter's
+ * query (tasks_list), GET/PATCH/DELETE /api/tasks/{id}, POST /api/tasks, POST
+ * /api/tasks/{id}/complete, GET /api/notifications (limit 0: the API's default; cursor NULL:
+ * the first page), POST /api/notifications/{id}/read, and GET /api/auth/validate (whoami).
+ * body is a JSON object (not consumed); resp holds the parsed answer, also on API errors. */
 ops_status_t ops_api_whoami(ops_api_t *api, ops_api_resp_t *resp, ops_err_t *err);
 ops_status_t ops_api_tasks_list(ops_api_t *api, const ops_task_filter_t *f,
                                 ops_api_resp_t *resp, ops_err_t *err);
@@ -100,6 +105,7 @@ ops_status_t ops_api_notification_read(ops_api_t *api, const char *id, ops_api_r
 /* Appends s to b percent-encoded for a query string (RFC 3986 unreserved kept). */
 void ops_url_encode(buf_t *b, const char *s);
 
+/* Frees the parsed answer; resp can be reused. */
 void ops_api_resp_free(ops_api_resp_t *r);
 
 #endif

@@ -50,7 +50,10 @@ void ops_http_set_timeout(ops_http_t *h, long total_ms);
 /* Writes url into out without any user:password@ part, for messages. */
 void ops_url_redact(const char *url, char *out, size_t outlen);
 
+/* Frees the answer's body; the struct can be reused. */
 void ops_http_resp_free(ops_http_resp_t *r);
+
+/* Closes the connection and frees the handle; NULL is ignored. */
 void ops_http_free(ops_http_t *h);
 
 #endif

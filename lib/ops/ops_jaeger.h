@@ -31,6 +31,7 @@ typedef struct ops_jaeger_query {
 
 /* A client for base (JAEGER_QUERY_URL); NULL if memory ran out. */
 ops_jaeger_t *ops_jaeger_new(const char *base);
+/* Frees the client; NULL is ignored. */
 void ops_jaeger_free(ops_jaeger_t *jq);
 
 /* The services Jaeger knows (a JSON array of strings). */

@@ -82,6 +82,8 @@ typedef struct ops_tail_opts {
 /* Called for each matching message; return non-zero to stop the tail. */
 typedef int (*ops_kmsg_fn)(const ops_kmsg_t *m, void *arg);
 
+/* A reader for brokers (KAFKA_BROKERS); nothing is connected until the first call. OPS_USAGE
+ * when librdkafka refuses the configuration. ops_kafka_close frees it (NULL is ignored). */
 ops_status_t ops_kafka_open(ops_kafka_t **out, const char *brokers, ops_err_t *err);
 void ops_kafka_close(ops_kafka_t *k);
 
@@ -91,6 +93,7 @@ ops_status_t ops_kafka_ping(const char *brokers, int timeout_ms, int *nbrokers, 
 /* Every topic (internal ones, "__…", left out) with its partitions and watermarks, by name.
  * *out malloc'd: free with ops_kafka_topics_free. */
 ops_status_t ops_kafka_topics(ops_kafka_t *k, ops_topic_info_t **out, size_t *n, ops_err_t *err);
+/* Frees what ops_kafka_topics returned. */
 void ops_kafka_topics_free(ops_topic_info_t *t, size_t n);
 
 /* The lag of every consumer group (or only group, when not NULL) on every topic it has
@@ -117,6 +120,7 @@ typedef struct ops_kring ops_kring_t;
 /* A ring keeping at most max_msgs messages and max_bytes of keys, values and headers; the
  * oldest are dropped to make room. NULL if memory ran out. */
 ops_kring_t *ops_kring_new(size_t max_msgs, size_t max_bytes);
+/* Frees the ring and every message in it; NULL is ignored. */
 void ops_kring_free(ops_kring_t *r);
 
 /* Copies m in. 0, or -1 if it alone is larger than max_bytes or memory ran out. */

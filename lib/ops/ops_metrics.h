@@ -38,6 +38,7 @@ bool ops_metrics_get(const ops_metrics_t *m, const char *name, const char *label
 /* The sum over samples named name whose labels contain label_substr (NULL: all); 0 if none. */
 double ops_metrics_sum(const ops_metrics_t *m, const char *name, const char *label_substr);
 
+/* Frees the samples; m is empty again. */
 void ops_metrics_free(ops_metrics_t *m);
 
 #endif

@@ -60,6 +60,8 @@ typedef struct ops_outbox_row {
     char *payload;                         /* malloc'd JSON text; only from ops_outbox_show */
 } ops_outbox_row_t;
 
+/* A reader for the tasks database at db_url, shown as app_name in pg_stat_activity. Nothing is
+ * connected yet; OPS_USAGE for a URL libpq cannot parse. ops_outbox_close frees it. */
 ops_status_t ops_outbox_open(ops_outbox_t **out, const char *db_url, const char *app_name,
                              ops_err_t *err);
 void ops_outbox_close(ops_outbox_t *ob);
@@ -98,6 +100,7 @@ ops_status_t ops_outbox_replay(ops_outbox_t *ob, int64_t from, int64_t to, bool 
 ops_status_t ops_outbox_prune(ops_outbox_t *ob, int64_t older_than_s, bool dry_run,
                               int64_t *count, ops_err_t *err);
 
+/* Free a row's strings, and an array from ops_outbox_list with its rows. */
 void ops_outbox_row_free(ops_outbox_row_t *r);
 void ops_outbox_rows_free(ops_outbox_row_t *rows, size_t n);
 

@@ -64,10 +64,12 @@ int ops_redis_url_parse(const char *url, ops_redis_addr_t *out, char *err, size_
  * until the first call. OPS_USAGE for a malformed URL. */
 ops_status_t ops_rm_open(ops_rm_t **out, const char *redis_url, const char *db_url,
                          ops_err_t *err);
+/* Closes the connections and frees the client; NULL is ignored. */
 void ops_rm_close(ops_rm_t *rm);
 
 /* The user's projection as stored. */
 ops_status_t ops_rm_user_read(ops_rm_t *rm, int64_t user_id, ops_rm_user_t *out, ops_err_t *err);
+/* Frees the tasks read into u. */
 void ops_rm_user_free(ops_rm_user_t *u);
 
 /* {"user_id","exists","built":…,"epoch":…,"current":…,"tombstones":…,"tasks":[…docs…]} */

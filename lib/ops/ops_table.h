@@ -40,6 +40,7 @@ size_t ops_table_rows(const ops_table_t *t);
  * header is bold. Columns are separated by two spaces; trailing spaces are trimmed. */
 void ops_table_print(const ops_table_t *t, FILE *f, int width, bool color);
 
+/* Frees the table; NULL is ignored. */
 void ops_table_free(ops_table_t *t);
 
 /* Prints s (already sanitised) cut to width display columns with "…" (0: whole), then a

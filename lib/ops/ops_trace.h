@@ -84,6 +84,7 @@ ops_status_t ops_trace_parse(const char *text, size_t len, ops_trace_t *out, ops
 /* The same from a parsed trace object ({"traceID","spans","processes"}). */
 ops_status_t ops_trace_from_json(const cJSON *trace, ops_trace_t *out, ops_err_t *err);
 
+/* Frees the spans and strings; t is empty again. */
 void ops_trace_free(ops_trace_t *t);
 
 /* The computed layout as JSON: {"trace_id","start_us","duration_us","spans":[{span_id,
