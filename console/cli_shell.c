@@ -14,6 +14,7 @@
 
 #include "cli_verbs.h"
 #include "ops_api.h"
+#include "ops_jaeger.h"
 #include "ops_kafka.h"
 
 #define HISTORY_MAX 2000
@@ -91,6 +92,26 @@ static void topic_names(ops_cfg_t *cfg, const char *prefix, void (*emit)(const c
     ops_kafka_close(k);
 }
 
+/* Jaeger's services, or the operations of service (when not NULL). */
+static void jaeger_names(ops_cfg_t *cfg, const char *service, const char *prefix,
+                         void (*emit)(const char *, void *), void *arg)
+{
+    const char *url = ops_cfg_get(cfg, OPS_JAEGER_QUERY_URL);
+    ops_jaeger_t *jq = url ? ops_jaeger_new(url) : NULL;
+    ops_err_t e = OPS_ERR_INIT;
+    cJSON *list = NULL, *x;
+    if (jq && (service ? ops_jaeger_operations(jq, service, &list, &e)
+                       : ops_jaeger_services(jq, &list, &e)) == OPS_OK) {
+        cJSON_ArrayForEach(x, list)
+        {
+            const cJSON *name = cJSON_IsObject(x) ? cJSON_GetObjectItemCaseSensitive(x, "name") : x;
+            if (cJSON_IsString(name)) emit_if(name->valuestring, prefix, emit, arg);
+        }
+    }
+    cJSON_Delete(list);
+    ops_jaeger_free(jq);
+}
+
 void cli_complete_words(ops_cfg_t *cfg, int n, char **words, const char *prefix,
                         void (*emit)(const char *cand, void *arg), void *arg)
 {
@@ -151,6 +172,13 @@ void cli_complete_words(ops_cfg_t *cfg, int n, char **words, const char *prefix,
                   (prev[0] == '-' && prev[1] == f->short_name && !prev[2] && f->short_name);
         if (is && f->arg) {
             if (!strcmp(f->name, "task")) task_ids(cfg, prefix, emit, arg);
+            if (!strcmp(f->name, "service")) jaeger_names(cfg, NULL, prefix, emit, arg);
+            if (!strcmp(f->name, "operation")) { /* of the --service given before, or the default */
+                const char *svc = "tasks-service";
+                for (int w = full_words; w + 1 < n; w++)
+                    if (!strcmp(words[w], "--service") || !strcmp(words[w], "-s")) svc = words[w + 1];
+                jaeger_names(cfg, svc, prefix, emit, arg);
+            }
             return; /* a value is expected: nothing better to offer */
         }
     }

@@ -310,7 +310,7 @@ def test_shell_runs_verbs_and_keeps_private_history(env, user):
 def test_completion_candidates(env, user):
     c, *_ = user
     t = c.json("tasks", "add", "complete me")
-    comp = lambda *w: c.run("__complete", "--", *w, check=0).stdout.split()
+    comp = lambda *w: c.run("__complete", "--", *w, check=0).stdout.splitlines()
     top = comp()
     for verb in ("tasks", "topics", "outbox", "readmodel", "traces", "notifications", "health",
                  "login", "logout", "shell", "completion"):
@@ -323,6 +323,13 @@ def test_completion_candidates(env, user):
     assert "--from-beginning" in comp("topics", "tail", "task-events")
     assert comp("-o") == ["json", "table"]
     assert comp("completion") == ["bash"]
+    # values from Jaeger: its services, and a service's operations
+    services = requests.get(env["JAEGER_QUERY_URL"] + "/api/services", timeout=30).json()["data"]
+    assert sorted(comp("traces", "list", "--service")) == sorted(services)
+    ops = requests.get(env["JAEGER_QUERY_URL"] + "/api/operations",
+                       params={"service": "tasks-service"}, timeout=30).json()["data"]
+    assert sorted(comp("traces", "list", "--service", "tasks-service", "--operation")) == \
+        sorted(o["name"] for o in ops)
     # the bash script installs a completion function that asks the program
     script = c.run("completion", "bash", check=0).stdout
     p = subprocess.run(["bash", "-c", script + "\ncomplete -p todo-console"], capture_output=True,
