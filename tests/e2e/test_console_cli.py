@@ -272,6 +272,31 @@ def test_expired_access_token_is_refreshed_once(env, tmp_path, instances):
     assert "log in again" in p.stderr
 
 
+def test_concurrent_refreshes_do_not_revoke_the_session(env, tmp_path, instances):
+    """Refresh tokens are single-use and a reused one revokes its family: processes refreshing
+    the same session at once must take turns (the session lock) and reuse the new pair."""
+    inst = Instance(env, tmp_path, AUTH_ACCESS_TTL="2s", AUTH_CLOCK_SKEW="0").start()
+    instances.append(inst)
+    c = Console(tmp_path, GATEWAY_URL=inst.url)
+    email, pw, uid = account(inst.url)
+    c.login(email, pw)
+    first = c.session()
+    wait_until("the access token to expire", lambda: requests.get(
+        inst.url + "/api/auth/validate",
+        headers={"Authorization": "Bearer " + first["access_token"]}, timeout=10).status_code == 401,
+        timeout=15, interval=0.2)
+    procs = [subprocess.Popen([str(console_bin()), "-o", "json", "whoami"], env=c.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, outs
+    assert all(json.loads(o)["user_id"] == uid for o, _ in outs)
+    # the family is intact: the saved refresh token still works
+    r = requests.post(inst.url + "/api/auth/refresh",
+                      json={"refresh_token": c.session()["refresh_token"]}, timeout=30)
+    assert r.status_code == 200, r.text
+
+
 def test_refresh_after_a_401(env, tmp_path, instances):
     """The local clock says the token is valid, the server says it is not: one refresh, then
     the call is repeated."""
