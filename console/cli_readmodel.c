@@ -102,10 +102,10 @@ ops_status_t cli_readmodel_diff(cli_ctx_t *c)
         for (size_t k = 0; k < n; k++) {
             cJSON_AddItemToArray(drift, ops_drift_json(&d[k]));
             if (!c->json)
-                fprintf(c->out, "user %lld task %lld: %s (postgres v%lld, redis v%lld)\n",
+                fprintf(c->out, "user %lld task %lld: %s%s%s (postgres v%lld, redis v%lld)\n",
                         (long long)d[k].user_id, (long long)d[k].task_id,
-                        ops_drift_kind_name(d[k].kind), (long long)d[k].pg_version,
-                        (long long)d[k].rm_version);
+                        ops_drift_kind_name(d[k].kind), d[k].field[0] ? " " : "", d[k].field,
+                        (long long)d[k].pg_version, (long long)d[k].rm_version);
         }
         total += n;
         free(d);

@@ -260,8 +260,8 @@ cJSON *ops_rm_user_json(const ops_rm_user_t *u)
 
 const char *ops_drift_kind_name(ops_drift_kind_t k)
 {
-    static const char *const n[] = {"missing", "extra", "older", "newer"};
-    return (unsigned)k < 4 ? n[k] : "?";
+    static const char *const n[] = {"missing", "extra", "older", "newer", "differs"};
+    return (unsigned)k < 5 ? n[k] : "?";
 }
 
 cJSON *ops_drift_json(const ops_drift_t *d)
@@ -272,6 +272,7 @@ cJSON *ops_drift_json(const ops_drift_t *d)
     cJSON_AddStringToObject(o, "kind", ops_drift_kind_name(d->kind));
     cJSON_AddNumberToObject(o, "postgres_version", (double)d->pg_version);
     cJSON_AddNumberToObject(o, "redis_version", (double)d->rm_version);
+    if (d->kind == OPS_DRIFT_DIFFERS) cJSON_AddStringToObject(o, "field", d->field);
     return o;
 }
 
@@ -292,10 +293,49 @@ static ops_status_t pg_versions(ops_rm_t *rm, int64_t user_id, PGresult **out, o
     char p1[24];
     snprintf(p1, sizeof p1, "%lld", (long long)user_id);
     const char *params[] = {p1};
-    *out = pg_query(c, "SELECT id, version FROM tasks WHERE user_id = $1 ORDER BY id DESC", 1,
-                    params, &pe);
+    /* the served fields rendered as tasks-service renders them (tasks_store.c): times to the
+     * millisecond in UTC, tags sorted bytewise */
+#define PG_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    *out = pg_query(c,
+                    "SELECT t.id, t.version, t.title, t.priority, t.done, " PG_TS("t.due_at") ", "
+                    PG_TS("t.completed_at") ", COALESCE((SELECT json_agg(g.name ORDER BY g.name "
+                    "COLLATE \"C\") FROM task_tags tt JOIN tags g ON g.id = tt.tag_id "
+                    "WHERE tt.task_id = t.id), '[]')::text "
+                    "FROM tasks t WHERE t.user_id = $1 ORDER BY t.id DESC",
+                    1, params, &pe);
     pg_release(rm->pool, c);
     return *out ? OPS_OK : pg_fail(rm, &pe, err);
+}
+
+/* The first served field on which PostgreSQL's row i and the Redis JSON doc disagree, or NULL. */
+static const char *differing_field(PGresult *pr, int i, const char *doc)
+{
+    cJSON *j = doc ? cJSON_Parse(doc) : NULL;
+    if (!j) return "json";
+    const char *bad = NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "title");
+    if (!cJSON_IsString(v) || strcmp(v->valuestring, PQgetvalue(pr, i, 2))) bad = "title";
+    v = cJSON_GetObjectItemCaseSensitive(j, "priority");
+    if (!bad && (!cJSON_IsNumber(v) || v->valuedouble != strtod(PQgetvalue(pr, i, 3), NULL)))
+        bad = "priority";
+    v = cJSON_GetObjectItemCaseSensitive(j, "done");
+    if (!bad && (!cJSON_IsBool(v) || cJSON_IsTrue(v) != (PQgetvalue(pr, i, 4)[0] == 't')))
+        bad = "done";
+    static const struct { const char *key; int col; } times[] = {{"due_at", 5}, {"completed_at", 6}};
+    for (int k = 0; k < 2 && !bad; k++) {
+        v = cJSON_GetObjectItemCaseSensitive(j, times[k].key);
+        bool pg_null = PQgetisnull(pr, i, times[k].col);
+        if (pg_null ? !cJSON_IsNull(v)
+                    : !cJSON_IsString(v) || strcmp(v->valuestring, PQgetvalue(pr, i, times[k].col)))
+            bad = times[k].key;
+    }
+    if (!bad) {
+        cJSON *tags = cJSON_Parse(PQgetvalue(pr, i, 7));
+        if (!cJSON_Compare(tags, cJSON_GetObjectItemCaseSensitive(j, "tags"), true)) bad = "tags";
+        cJSON_Delete(tags);
+    }
+    cJSON_Delete(j);
+    return bad;
 }
 
 /* One comparison pass; appends to *d. */
@@ -337,11 +377,16 @@ static ops_status_t diff_once(ops_rm_t *rm, int64_t user_id, ops_drift_t **d, si
                 j++;
             } else {
                 int64_t pv = strtoll(PQgetvalue(pr, (int)i, 1), NULL, 10), rv = u.tasks[j].version;
+                x.task_id = pid;
+                x.pg_version = pv;
+                x.rm_version = rv;
+                const char *field;
                 if (pv != rv) {
-                    x.task_id = pid;
                     x.kind = rv < pv ? OPS_DRIFT_OLDER : OPS_DRIFT_NEWER;
-                    x.pg_version = pv;
-                    x.rm_version = rv;
+                    (*d)[(*n)++] = x;
+                } else if ((field = differing_field(pr, (int)i, u.tasks[j].doc))) {
+                    x.kind = OPS_DRIFT_DIFFERS;
+                    snprintf(x.field, sizeof x.field, "%s", field);
                     (*d)[(*n)++] = x;
                 }
                 i++, j++;

@@ -10,7 +10,9 @@
  * tasks:rm:epoch, ZCARD of :deleted (layout: services/tasks/tasks_readmodel.h). A projection
  * whose :built is not the current epoch is not compared: the service rebuilds it on the next
  * read, so it is "not built", not drift. A diff compares each task's version in Redis (the
- * JSON's "version") with PostgreSQL's; a difference seen once is read again after 200 ms and
+ * JSON's "version") with PostgreSQL's, and at the same version the fields the API serves
+ * (title, priority, done, tags, due_at, completed_at, rendered as tasks-service renders them);
+ * a difference seen once is read again after 200 ms and
  * reported only if it is still there, so a write landing between the two reads is not taken
  * for drift.
  *
@@ -44,12 +46,19 @@ typedef struct ops_rm_user {
     ops_rm_task_t *tasks; /* ordered newest first (id descending) */
 } ops_rm_user_t;
 
-typedef enum { OPS_DRIFT_MISSING, OPS_DRIFT_EXTRA, OPS_DRIFT_OLDER, OPS_DRIFT_NEWER } ops_drift_kind_t;
+typedef enum {
+    OPS_DRIFT_MISSING, /* in PostgreSQL, not in Redis */
+    OPS_DRIFT_EXTRA,   /* in Redis, not in PostgreSQL */
+    OPS_DRIFT_OLDER,   /* Redis has an older version */
+    OPS_DRIFT_NEWER,   /* Redis has a newer version (PostgreSQL never goes back: a bug) */
+    OPS_DRIFT_DIFFERS, /* same version, different content (field names the first one) */
+} ops_drift_kind_t;
 
 typedef struct ops_drift {
     int64_t user_id, task_id;
     ops_drift_kind_t kind;
     int64_t pg_version, rm_version; /* 0 when that side lacks the task */
+    char field[16];                 /* OPS_DRIFT_DIFFERS: "title", "tags", … */
 } ops_drift_t;
 
 typedef struct ops_redis_addr {
@@ -84,7 +93,7 @@ ops_status_t ops_rm_diff(ops_rm_t *rm, int64_t user_id, ops_drift_t **out, size_
  * projection in Redis, ascending. *out malloc'd. */
 ops_status_t ops_rm_users(ops_rm_t *rm, int64_t **out, size_t *n, ops_err_t *err);
 
-/* "missing", "extra", "older", "newer". */
+/* "missing", "extra", "older", "newer", "differs". */
 const char *ops_drift_kind_name(ops_drift_kind_t k);
 
 /* A drift entry as JSON. */

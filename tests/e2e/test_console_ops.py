@@ -95,6 +95,8 @@ def test_readmodel_diff_finds_drift_made_by_hand(env, user):
     a = c.json("tasks", "add", "drift a")
     b = c.json("tasks", "add", "drift b")
     c.json("tasks", "edit", str(b["id"]), "--title", "drift b v2")
+    e = c.json("tasks", "add", "drift e", "--tag", "z", "--tag", "a", "--due", "2030-05-06T07:08:09.123Z")
+    c.json("tasks", "done", str(e["id"]))
     c.json("tasks", "list")
     clean = c.json("readmodel", "diff")
     assert clean["drift"] == [] and clean["users_checked"] == 1
@@ -109,14 +111,20 @@ def test_readmodel_diff_finds_drift_made_by_hand(env, user):
         r.hdel(key, str(a["id"]))
         ghost = dict(old, id=b["id"] + 10**9, version=7)
         r.hset(key, str(ghost["id"]), json.dumps(ghost))
+        # and a third task keeps its version but not its title
+        edited = json.loads(saved[str(e["id"])])
+        edited["title"] = "edited by hand"
+        r.hset(key, str(e["id"]), json.dumps(edited))
         p = c.run("readmodel", "diff", check=1)
         assert f"task {b['id']}: older (postgres v2, redis v1)" in p.stdout
         assert f"task {a['id']}: missing" in p.stdout
         assert f"task {ghost['id']}: extra" in p.stdout
+        assert f"task {e['id']}: differs title (postgres v2, redis v2)" in p.stdout
         assert "drift" in p.stderr
         j = json.loads(c.run("-o", "json", "readmodel", "diff", check=1).stdout)
         kinds = {(d["task_id"], d["kind"]) for d in j["drift"]}
-        assert kinds == {(b["id"], "older"), (a["id"], "missing"), (ghost["id"], "extra")}
+        assert kinds == {(b["id"], "older"), (a["id"], "missing"), (ghost["id"], "extra"),
+                         (e["id"], "differs")}
         everyone = json.loads(c.run("-o", "json", "readmodel", "diff", "--all", check=1).stdout)
         mine = {(d["task_id"], d["kind"]) for d in everyone["drift"] if d["user_id"] == uid}
         assert mine == kinds
