@@ -64,8 +64,15 @@ $(BUILD)/asan/%.o: %.c | $(GEN_HDR)
 	$(call say,CC-SAN,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 
 # ---- the shared library ----------------------------------------------------------------
-LIB_SRC      := $(wildcard lib/*.c)
+# Every lib/*.c plus the protobuf-c code of the auth API (lib/authclient's messages). A few
+# modules need packages that only their users link, named in the user's NAME_PKGS:
+#   lib/kafka: rdkafka        lib/rpc, lib/authclient: grpc libprotobuf-c
+# (a static archive brings in only the modules a program calls, so the others need nothing).
+LIB_SRC      := $(wildcard lib/*.c) $(BUILD)/gen/proto/auth/v1/auth.pb-c.c
 LIB_LIBS     := $(call pkg_libs,$(LIB_PKGS))
+test_kafka_PKGS      := rdkafka
+test_authclient_PKGS := grpc libprotobuf-c
+test_svc_PKGS        := grpc libprotobuf-c
 
 define LIB_template
 $(BUILD)/$(1)/libtodo.a: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC))

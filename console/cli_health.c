@@ -6,7 +6,6 @@
 #include "cli_verbs.h"
 #include "ops_health.h"
 #include "ops_http.h"
-#include "pg.h"
 #include "ops_table.h"
 
 ops_status_t cli_health(cli_ctx_t *c)
@@ -55,11 +54,7 @@ ops_status_t cli_config(cli_ctx_t *c)
         const char *v = ops_cfg_get(c->cfg, (ops_key_t)k);
         char shown[512] = "";
         /* what identifies the target, never what authenticates to it */
-        if (v && k == OPS_TASKS_DATABASE_URL) {
-            if (pg_url_redact(v, shown, sizeof shown) < 0) snprintf(shown, sizeof shown, "***");
-        } else if (v) {
-            ops_url_redact(v, shown, sizeof shown);
-        }
+        if (v) ops_url_redact(v, shown, sizeof shown);
         cJSON *x = cJSON_AddObjectToObject(keys, ops_cfg_key_name((ops_key_t)k));
         if (v)
             cJSON_AddStringToObject(x, "value", shown);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "redact.h"
 
 static void bounds(const cfg_entry_t *e, int64_t *lo, int64_t *hi);
 static void format_duration(int64_t ms, char *out, size_t outlen);
@@ -16,9 +17,9 @@ static void format_range(const cfg_entry_t *e, char *out, size_t outlen);
 static int parse_int(const char *s, int64_t *out);
 static int parse_bool(const char *s, bool *out);
 static int load_one(const cfg_entry_t *e, void *out, char *err, size_t errlen);
-static char *mask_url_password(const char *s);
 
-static const char *const type_names[] = {"string", "int", "bool", "duration"};
+static const char *const type_names[] = {"string", "int", "bool", "duration", "host:port",
+                                         "enum"};
 
 static const struct {
     const char *suffix;
@@ -114,6 +115,13 @@ static void format_duration(int64_t ms, char *out, size_t outlen)
 static void format_range(const cfg_entry_t *e, char *out, size_t outlen)
 {
     out[0] = '\0';
+    if (e->type == CFG_ENUM) { /* "debug|info|warn|error" */
+        for (int i = 0; e->choices && e->choices[i]; i++) {
+            size_t used = strlen(out);
+            snprintf(out + used, outlen - used, "%s%s", i ? "|" : "", e->choices[i]);
+        }
+        return;
+    }
     if (e->min == 0 && e->max == 0)
         return;
     if (e->type == CFG_INT) {
@@ -139,7 +147,8 @@ static int load_one(const cfg_entry_t *e, void *out, char *err, size_t errlen)
         return -1;
     }
     void *field = (char *)out + e->offset;
-    const char *shown = e->secret ? "***" : v; /* an error message is logged too */
+    char redacted[512]; /* an error message is logged too */
+    const char *shown = e->secret ? (redact(v, redacted, sizeof redacted), redacted) : v;
     char range[80];
     format_range(e, range, sizeof range);
     char expected[96] = "";
@@ -152,6 +161,29 @@ static int load_one(const cfg_entry_t *e, void *out, char *err, size_t errlen)
     case CFG_STRING:
         *(const char **)field = v;
         return 0;
+    case CFG_HOSTPORT: {
+        cfg_hostport_t *hp = field;
+        memset(hp, 0, sizeof *hp);
+        hp->text = v;
+        if (!*v) return 0; /* optional and unset */
+        if (cfg_split_hostport(v, hp->host, sizeof hp->host, &hp->port) < 0) {
+            snprintf(err, errlen, "%s: '%s' is not host:port%s", e->name, shown, from);
+            return -1;
+        }
+        return 0;
+    }
+    case CFG_ENUM:
+        for (int i = 0; e->choices && e->choices[i]; i++)
+            if (strcasecmp(v, e->choices[i]) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        snprintf(err, errlen, "%s: '%s' is not one of ", e->name, shown);
+        for (int i = 0; e->choices && e->choices[i]; i++) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, "%s%s", i ? ", " : "", e->choices[i]);
+        }
+        return -1;
     case CFG_BOOL:
         if (parse_bool(v, (bool *)field) < 0) {
             snprintf(err, errlen,
@@ -195,81 +227,68 @@ int cfg_load(const cfg_entry_t *table, size_t n, void *out, char *err, size_t er
 
 /* ---- reporting ------------------------------------------------------------ */
 
-/* A copy of s with the password of "scheme://user:password@host…" replaced by
- * "***": connection URLs are worth logging, their passwords never are. */
-static char *mask_url_password(const char *s)
+/* The text a field of entry e shows in the configuration line, into out. */
+static void shown_value(const cfg_entry_t *e, const void *cfg, char *out, size_t outlen)
 {
-    const char *auth = strstr(s, "://");
-    if (!auth)
-        return strdup(s);
-    auth += 3;
-    size_t auth_len = strcspn(auth, "/?#");
-    const char *at = memrchr(auth, '@', auth_len);
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (!colon)
-        return strdup(s);
-    buf_t b = BUF_INIT;
-    buf_append(&b, s, (size_t)(colon + 1 - s));
-    buf_puts(&b, "***");
-    buf_puts(&b, at);
-    if (b.oom) {
-        buf_free(&b);
-        return NULL;
+    const void *field = (const char *)cfg + e->offset;
+    const char *text = NULL;
+    switch (e->type) {
+    case CFG_STRING: text = *(const char *const *)field; break;
+    case CFG_HOSTPORT: text = ((const cfg_hostport_t *)field)->text; break;
+    case CFG_ENUM: text = e->choices[*(const int *)field]; break;
+    case CFG_DURATION: format_duration(*(const int64_t *)field, out, outlen); return;
+    case CFG_INT:
+    case CFG_BOOL: out[0] = '\0'; return; /* logged as numbers and booleans */
     }
-    return b.data;
+    if (!text) text = "";
+    if (e->secret)
+        redact(text, out, outlen);
+    else
+        snprintf(out, outlen, "%s", text);
 }
 
-void cfg_log(const cfg_entry_t *table, size_t n, const void *cfg)
+void cfg_log(const cfg_section_t *sections, size_t nsections)
 {
+    size_t n = 0;
+    for (size_t s = 0; s < nsections; s++) n += sections[s].n;
     log_field_t *fields = calloc(n ? n : 1, sizeof *fields);
-    char **owned = calloc(n ? n : 1, sizeof *owned); /* strings made for this line */
-    if (!fields || !owned)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        const cfg_entry_t *e = &table[i];
-        const void *field = (const char *)cfg + e->offset;
-        if (e->secret) {
-            fields[i] = LOG_STR(e->name, "***");
-            continue;
-        }
-        switch (e->type) {
-        case CFG_STRING: {
-            const char *s = *(const char *const *)field;
-            owned[i] = s ? mask_url_password(s) : NULL;
-            fields[i] = LOG_STR(e->name, owned[i]);
-            break;
-        }
-        case CFG_INT: fields[i] = LOG_INT(e->name, *(const int *)field); break;
-        case CFG_BOOL: fields[i] = LOG_BOOL(e->name, *(const bool *)field); break;
-        case CFG_DURATION:
-            owned[i] = malloc(32);
-            if (owned[i])
-                format_duration(*(const int64_t *)field, owned[i], 32);
-            fields[i] = LOG_STR(e->name, owned[i]);
-            break;
+    char (*text)[512] = calloc(n ? n : 1, sizeof *text); /* the strings of this line */
+    if (!fields || !text) goto out;
+    size_t k = 0;
+    for (size_t s = 0; s < nsections; s++) {
+        for (size_t i = 0; i < sections[s].n; i++, k++) {
+            const cfg_entry_t *e = &sections[s].table[i];
+            const void *field = (const char *)sections[s].out + e->offset;
+            if (e->type == CFG_INT)
+                fields[k] = LOG_INT(e->name, *(const int *)field);
+            else if (e->type == CFG_BOOL)
+                fields[k] = LOG_BOOL(e->name, *(const bool *)field);
+            else {
+                shown_value(e, sections[s].out, text[k], sizeof text[k]);
+                fields[k] = LOG_STR(e->name, text[k]);
+            }
         }
     }
     log_emit(LOG_INFO, "configuration", fields, n);
 out:
-    for (size_t i = 0; owned && i < n; i++)
-        free(owned[i]);
-    free(owned);
+    free(text);
     free(fields);
 }
 
-void cfg_usage(FILE *f, const cfg_entry_t *table, size_t n)
+void cfg_usage(FILE *f, const cfg_section_t *sections, size_t nsections)
 {
     fprintf(f, "Environment variables:\n");
-    for (size_t i = 0; i < n; i++) {
-        const cfg_entry_t *e = &table[i];
-        char range[80], def[64];
-        format_range(e, range, sizeof range);
-        snprintf(def, sizeof def, "%s", !e->def ? "(required)" : e->def[0] ? e->def : "''");
-        fprintf(f, "  %-30s %-8s %-14s %s", e->name, type_names[e->type], def,
-                e->help ? e->help : "");
-        if (range[0])
-            fprintf(f, " (%s)", range);
-        fputc('\n', f);
+    for (size_t s = 0; s < nsections; s++) {
+        for (size_t i = 0; i < sections[s].n; i++) {
+            const cfg_entry_t *e = &sections[s].table[i];
+            char range[160], def[64];
+            format_range(e, range, sizeof range);
+            snprintf(def, sizeof def, "%s", !e->def ? "(required)" : e->def[0] ? e->def : "''");
+            fprintf(f, "  %-30s %-9s %-14s %s", e->name, type_names[e->type], def,
+                    e->help ? e->help : "");
+            if (range[0]) fprintf(f, " (%s)", range);
+            fputc('\n', f);
+        }
     }
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 enum { MAX_SEGMENTS = 16, MAX_PARAMS = 8, MAX_QUERY = 64, REQ_ID_MAX = 64 };
@@ -115,7 +116,7 @@ struct http_req {
     cJSON *json;
     char id[REQ_ID_MAX + 1];
     trace_span_t *span;
-    struct timespec start;
+    int64_t start_ns; /* clock_mono_ns() */
     /* the answer, built by the handler and queued after it returns */
     int status; /* 0: not answered yet */
     char *resp_body;
@@ -140,11 +141,22 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t n);
 
 /* ==== small helpers ===================================================================== */
 
-static double elapsed_s(const struct timespec *since)
+/* The offset of the first JSON string escape \u0000 in s[0..n), or n when there is none
+ * (escapes outside strings cannot occur in valid JSON, and invalid JSON is refused anyway). */
+static size_t nul_escape_at(const char *s, size_t n)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_str) {
+            in_str = s[i] == '"';
+        } else if (s[i] == '"') {
+            in_str = false;
+        } else if (s[i] == '\\' && i + 1 < n) {
+            if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0) return i;
+            i++; /* the escaped character (\" or \\ included) */
+        }
+    }
+    return n;
 }
 
 /* Returns n when s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past
@@ -428,7 +440,7 @@ static http_req *req_new(http_server *s, struct MHD_Connection *conn, const char
 {
     http_req *r = calloc(1, sizeof *r);
     if (!r) return NULL;
-    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    r->start_ns = clock_mono_ns();
     r->srv = s;
     r->conn = conn;
     r->method = method;
@@ -517,6 +529,51 @@ const char *http_req_query(const http_req *req, const char *name)
 const char *http_req_header(const http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+int http_parse_id(const char *s, int64_t *out)
+{
+    if (!s || !*s || strlen(s) > 19) return -1;
+    int64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        int d = *p - '0';
+        if (v > (INT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    if (v <= 0) return -1;
+    *out = v;
+    return 0;
+}
+
+static bool token68_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+int http_bearer_parse(const char *header, const char **tok, size_t *len)
+{
+    if (!header || strncasecmp(header, "Bearer ", 7) != 0) return -1;
+    const char *p = header + 7;
+    while (*p == ' ') p++;
+    size_t n = 0;
+    while (token68_char(p[n]))
+        if (++n > HTTP_BEARER_MAX) return -2;
+    const char *end = p + n;
+    while (*end == ' ') end++;
+    if (n == 0 || *end) return -1;
+    *tok = p;
+    *len = n;
+    return 0;
+}
+
+http_bearer_t http_req_bearer(const http_req *req, const char **tok, size_t *len)
+{
+    const char *h = http_req_header(req, "Authorization");
+    if (!h) return HTTP_BEARER_MISSING;
+    int rc = http_bearer_parse(h, tok, len);
+    return rc == 0 ? HTTP_BEARER_OK : rc == -2 ? HTTP_BEARER_TOO_LARGE : HTTP_BEARER_MALFORMED;
 }
 
 const cJSON *http_req_json(const http_req *req)
@@ -698,6 +755,13 @@ static void dispatch(http_req *r)
                         bad);
             return;
         }
+        size_t esc = nul_escape_at(r->body, r->body_len);
+        if (esc != r->body_len) {
+            /* cJSON would end the string there: "pass\u0000x" would become "pass" */
+            http_errorf(r, 400, "invalid_json",
+                        "strings must not contain NUL characters (\\u0000 at offset %zu)", esc);
+            return;
+        }
         const char *end = NULL;
         r->json = cJSON_ParseWithOpts(r->body, &end, 1);
         if (!r->json) {
@@ -811,7 +875,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) return;
     *con_cls = NULL;
 
-    double secs = elapsed_s(&r->start);
+    double secs = clock_since_s(r->start_ns);
     double ms = (double)llround(secs * 1e6) / 1e3; /* microsecond precision reads cleanly */
     const char *route_label = http_req_route(r);
     const char *mlabel = method_label(r->method);
@@ -1107,14 +1171,7 @@ void http_server_stop(http_server *srv)
      * fail at once instead of waiting in the backlog for a server that is going away */
     if (srv->listen_fd != MHD_INVALID_SOCKET) shutdown(srv->listen_fd, SHUT_RDWR);
 
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += srv->drain_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(srv->drain_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = clock_deadline(CLOCK_MONOTONIC, srv->drain_timeout_ms);
     pthread_mutex_lock(&srv->mu);
     int rc = 0;
     while (srv->inflight > 0 && rc != ETIMEDOUT)

@@ -22,7 +22,8 @@
  * Requests: a body is read only up to max_body (a larger Content-Length is answered 413
  * payload_too_large at once, without reading the body; a chunked body that grows past the
  * limit closes the connection). A non-empty body must be application/json (else 415
- * unsupported_media_type), valid UTF-8 without NUL bytes, and parse (else 400 invalid_json);
+ * unsupported_media_type), valid UTF-8 without NUL bytes or \u0000 escapes (cJSON would cut
+ * a string there), and parse (else 400 invalid_json);
  * handlers get it parsed. Query values with NUL bytes or invalid UTF-8 are 400 invalid_query.
  * Every error body is {"error":{"code":"…","message":"…"}}. Strings the http_req_* functions
  * return live until the request ends: copy what must outlive the handler.
@@ -135,6 +136,30 @@ const char *http_req_query(const http_req *req, const char *name);
 
 /* The value of request header name, compared without regard to case, or NULL. */
 const char *http_req_header(const http_req *req, const char *name);
+
+/* Parses an id as the APIs take them in paths and queries: decimal digits only (no sign, no
+ * blanks), 1..INT64_MAX. 0, or -1 for anything else. One rule for every service. */
+int http_parse_id(const char *s, int64_t *out);
+
+/* The bearer token of an Authorization header value: "Bearer" (any case), one or more
+ * spaces, 1..HTTP_BEARER_MAX characters of RFC 6750's token68 set (letters, digits and
+ * - . _ ~ + / =), optional trailing spaces. Returns 0 and points tok/len into header, -2
+ * for a token longer than HTTP_BEARER_MAX, or -1.
+ * The one reader every service uses, so all accept exactly the same headers. */
+#define HTTP_BEARER_MAX 4096
+int http_bearer_parse(const char *header, const char **tok, size_t *len);
+
+typedef enum {
+    HTTP_BEARER_OK,
+    HTTP_BEARER_MISSING,
+    HTTP_BEARER_MALFORMED,
+    HTTP_BEARER_TOO_LARGE
+} http_bearer_t;
+
+/* The request's bearer token (http_bearer_parse of its Authorization header); MISSING when
+ * there is no such header, TOO_LARGE for a token over HTTP_BEARER_MAX, MALFORMED when it is
+ * not a bearer token. */
+http_bearer_t http_req_bearer(const http_req *req, const char **tok, size_t *len);
 
 /* The parsed JSON body, or NULL when the request had no body. Owned by the request. */
 const cJSON *http_req_json(const http_req *req);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "trace.h"
+#include "clock.h"
 
 static void put_timestamp(buf_t *b);
 static void put_field(buf_t *b, const log_field_t *f);
@@ -23,11 +24,18 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static char service_name[64];
 static log_level_t min_level = LOG_INFO;
 static int out_fd = STDERR_FILENO;
+/* lib/trace installs its reader here; log does not call trace, which logs through log */
+static _Atomic(log_ids_fn) ids_source;
 
 void log_init(const char *service, log_level_t level)
 {
     snprintf(service_name, sizeof service_name, "%s", service ? service : "");
     min_level = level;
+}
+
+void log_set_ids_source(log_ids_fn fn)
+{
+    atomic_store_explicit(&ids_source, fn, memory_order_release);
 }
 
 void log_set_output(FILE *f)
@@ -65,12 +73,12 @@ bool log_enabled(log_level_t level)
 /* RFC 3339 in UTC with milliseconds, the form every log shipper parses. */
 static void put_timestamp(buf_t *b)
 {
-    struct timespec ts;
+    int64_t ms = clock_wall_ms();
+    time_t sec = (time_t)(ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
-               tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    gmtime_r(&sec, &tm);
+    buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
+               tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 static void put_field(buf_t *b, const log_field_t *f)
@@ -122,7 +130,8 @@ void log_emit(log_level_t level, const char *msg, const log_field_t *fields, siz
     buf_puts(&b, ",\"msg\":");
     buf_json_str(&b, msg ? msg : "");
     char trace_id[33], span_id[17];
-    if (trace_current_ids(trace_id, span_id))
+    log_ids_fn ids = atomic_load_explicit(&ids_source, memory_order_acquire);
+    if (ids && ids(trace_id, span_id))
         buf_printf(&b, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"", trace_id, span_id);
     for (size_t i = 0; i < n; i++)
         put_field(&b, &fields[i]);

@@ -4,8 +4,9 @@
  *   -> {"ts":"2024-05-01T12:00:00.123Z","level":"info","service":"tasks-service",
  *       "msg":"listening","trace_id":"…","span_id":"…","addr":"0.0.0.0","port":8081}
  *
- * trace_id/span_id come from the calling thread's active span (trace.h) and are
- * left out when there is none. Fields are typed values, never format strings,
+ * trace_id/span_id come from the calling thread's active span (lib/trace installs the
+ * reader with log_set_ids_source when a span is first activated, so log depends on
+ * nothing of trace) and are left out when there is none. Fields are typed values, never format strings,
  * so a field can not become a printf hole. Every string is JSON-escaped and
  * invalid UTF-8 is replaced. Each line reaches the output with one write(), so
  * lines from concurrent threads never interleave.
@@ -50,6 +51,14 @@ void log_init(const char *service, log_level_t min_level);
  * written with write(2) on fileno(f)). NULL restores stderr. Call before other
  * threads log. */
 void log_set_output(FILE *f);
+
+/* Reads the calling thread's current trace and span ids as lowercase hex; false when the
+ * thread has none. */
+typedef bool (*log_ids_fn)(char trace_id[33], char span_id[17]);
+
+/* Sets where log_emit finds the ids for the trace_id/span_id fields (NULL: none). Safe to
+ * call from any thread at any time; lib/trace calls it. */
+void log_set_ids_source(log_ids_fn fn);
 
 /* Parses "debug", "info", "warn"/"warning" or "error" (any case) into *out.
  * Returns 0, or -1 leaving *out untouched. */

@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
+#include "redact.h"
 #include "trace.h"
 
 /* One pool slot: a connection (possibly not yet opened) and whether a caller holds it. */
@@ -53,7 +55,6 @@ static void err_set(pg_err *err, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void err_from_result(pg_err *err, PGconn *conn, const PGresult *res, const char *ctx);
 static void one_line(char *s);
-static long long mono_ms(void);
 static int slot_prepare(pg_pool *pool, pool_slot *slot, pg_err *err);
 static PGconn *pool_connect(pg_pool *pool, pg_err *err);
 static void notice_to_log(void *arg, const char *message);
@@ -141,7 +142,13 @@ int pg_url_validate(const char *url, char *err, size_t errlen)
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &msg);
     if (!opts) {
-        snprintf(err, errlen, "invalid database URL: %s", msg ? msg : "out of memory");
+        /* libpq's message quotes the token it stumbled on, which can be part of a password:
+         * it is shown only when the string carries none (lib/redact decides) */
+        char shown[1024];
+        bool quiet = redact(url, shown, sizeof shown) != 0;
+        snprintf(err, errlen, "invalid database URL: %s",
+                 quiet ? "libpq cannot parse it (details hidden: it holds a password)"
+                 : msg ? msg : "out of memory");
         if (msg) {
             one_line(err);
             PQfreemem(msg);
@@ -152,105 +159,7 @@ int pg_url_validate(const char *url, char *err, size_t errlen)
     return 0;
 }
 
-/* Appends s (n bytes) to out at *pos; returns -1 once out is full so the caller can fail. */
-static int put(char *out, size_t outlen, size_t *pos, const char *s, size_t n)
-{
-    if (*pos + n >= outlen) return -1;
-    memcpy(out + *pos, s, n);
-    *pos += n;
-    out[*pos] = '\0';
-    return 0;
-}
-
-/* URL form: mask the password in userinfo and any password= query parameter, keeping the
- * rest byte for byte so the redacted string still identifies host and database. */
-static int redact_url(const char *url, char *out, size_t outlen)
-{
-    size_t pos = 0;
-    const char *auth = strstr(url, "://") + 3;
-    const char *auth_end = auth + strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (const char *p = auth; p < auth_end; p++)
-        if (*p == '@') at = p; /* the last '@' ends userinfo; passwords may contain '@' */
-    if (put(out, outlen, &pos, url, (size_t)(auth - url))) return -1;
-    if (at) {
-        const char *colon = memchr(auth, ':', (size_t)(at - auth));
-        if (colon) {
-            if (put(out, outlen, &pos, auth, (size_t)(colon - auth) + 1)) return -1;
-            if (put(out, outlen, &pos, "***", 3)) return -1;
-            if (put(out, outlen, &pos, at, (size_t)(auth_end - at))) return -1;
-        } else if (put(out, outlen, &pos, auth, (size_t)(auth_end - auth))) {
-            return -1;
-        }
-    } else if (put(out, outlen, &pos, auth, (size_t)(auth_end - auth))) {
-        return -1;
-    }
-    const char *p = auth_end;
-    while (*p) {
-        /* copy up to and including the next separator, then look at the parameter */
-        if (*p == '?' || *p == '&') {
-            if (put(out, outlen, &pos, p, 1)) return -1;
-            p++;
-            size_t plen = strcspn(p, "&#");
-            if (!strncmp(p, "password=", 9)) {
-                if (put(out, outlen, &pos, "password=***", 12)) return -1;
-            } else if (put(out, outlen, &pos, p, plen)) {
-                return -1;
-            }
-            p += plen;
-        } else {
-            size_t n = strcspn(p, "?&");
-            if (put(out, outlen, &pos, p, n)) return -1;
-            p += n;
-        }
-    }
-    return 0;
-}
-
-/* key=value form: rebuild from libpq's own parse so quoting rules are libpq's, not ours. */
-static int redact_conninfo(const char *url, char *out, size_t outlen)
-{
-    PQconninfoOption *opts = PQconninfoParse(url, NULL);
-    if (!opts) return -1;
-    size_t pos = 0;
-    int rc = 0;
-    for (PQconninfoOption *o = opts; o->keyword && rc == 0; o++) {
-        if (!o->val) continue;
-        const char *v = strcmp(o->keyword, "password") ? o->val : "***";
-        if (pos > 0) rc |= put(out, outlen, &pos, " ", 1);
-        rc |= put(out, outlen, &pos, o->keyword, strlen(o->keyword));
-        rc |= put(out, outlen, &pos, "='", 2);
-        for (const char *c = v; *c && rc == 0; c++) {
-            if (*c == '\'' || *c == '\\') rc |= put(out, outlen, &pos, "\\", 1);
-            rc |= put(out, outlen, &pos, c, 1);
-        }
-        rc |= put(out, outlen, &pos, "'", 1);
-    }
-    PQconninfoFree(opts);
-    return rc ? -1 : 0;
-}
-
-int pg_url_redact(const char *url, char *out, size_t outlen)
-{
-    if (!out || outlen == 0) return -1;
-    out[0] = '\0';
-    int rc = -1;
-    if (url && is_url(url))
-        rc = redact_url(url, out, outlen);
-    else if (url && strchr(url, '='))
-        rc = redact_conninfo(url, out, outlen);
-    if (rc != 0) snprintf(out, outlen, "(unparseable)");
-    return rc;
-}
-
 /* ==== pool ============================================================================== */
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* libpq prints server NOTICEs and WARNINGs to stderr as bare text, which would break the
  * one-JSON-object-per-line log format; route them to the log instead (notices at debug:
@@ -382,8 +291,7 @@ static int slot_prepare(pg_pool *pool, pool_slot *slot, pg_err *err)
 
 PGconn *pg_acquire_timeout(pg_pool *pool, unsigned timeout_ms, pg_err *err)
 {
-    long long deadline = mono_ms() + timeout_ms;
-    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
+    struct timespec ts = clock_deadline(CLOCK_MONOTONIC, timeout_ms);
     pool_slot *slot = NULL;
 
     pthread_mutex_lock(&pool->mu);
@@ -839,7 +747,7 @@ out:
  * network hangs; a timed-out connection is left busy, and pg_release drops it. */
 static int query_with_deadline(PGconn *c, const char *sql, unsigned timeout_ms, pg_err *err)
 {
-    long long deadline = mono_ms() + timeout_ms;
+    long long deadline = clock_mono_ms() + timeout_ms;
     if (!PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0)) {
         err_from_result(err, c, NULL, NULL);
         return -1;
@@ -855,7 +763,7 @@ static int query_with_deadline(PGconn *c, const char *sql, unsigned timeout_ms, 
             flushed = f == 0;
         }
         if (flushed && !PQisBusy(c)) break;
-        long long left = deadline - mono_ms();
+        long long left = deadline - clock_mono_ms();
         if (left <= 0) {
             err_set(err, PG_SQLSTATE_QUERY_CANCELED, "no answer within %u ms", timeout_ms);
             return -1;

@@ -62,10 +62,6 @@ int pg_err_http_status(const pg_err *err);
  * err. Nothing is connected. */
 int pg_url_validate(const char *url, char *err, size_t errlen);
 
-/* Copies url into out with any password replaced by "***", so connection strings can be
- * logged. Works for URLs (user:pw@ and ?password=) and for key=value strings. Returns 0, or
- * -1 when out is too small or url cannot be parsed (out then holds "(unparseable)"). */
-int pg_url_redact(const char *url, char *out, size_t outlen);
 
 /* ---- pool --------------------------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 static void init_once(void);
@@ -112,14 +113,7 @@ int shutdown_wait(void)
 bool shutdown_sleep_ms(int timeout_ms)
 {
     pthread_once(&once, init_once);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    struct timespec deadline = clock_deadline(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&lock);
     while (!atomic_load(&requested))
         if (pthread_cond_timedwait(&cond, &lock, &deadline) != 0)

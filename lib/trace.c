@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 #define MAX_ATTRS 32
@@ -60,7 +61,6 @@ static void random_bytes(uint8_t *p, size_t n);
 static bool all_zero(const uint8_t *p, size_t n);
 static int hex_decode(const char *s, uint8_t *out, size_t n);
 static void hex_encode(const uint8_t *in, size_t n, char *out);
-static uint64_t clock_ns(clockid_t clock);
 static attr_t *attr_slot(trace_span_t *span, const char *key);
 static void span_free(trace_span_t *span);
 static void put_span(buf_t *b, const trace_span_t *s);
@@ -120,12 +120,6 @@ static void hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static uint64_t clock_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- traceparent ------------------------------------------------------------- */
 
@@ -173,6 +167,13 @@ void trace_span_activate(trace_span_t *span)
 {
     if (!span)
         return;
+    /* the first activation in the process points log lines at the current span (log keeps
+     * no dependency on trace); one relaxed check per activation after that */
+    static atomic_bool ids_installed;
+    if (!atomic_load_explicit(&ids_installed, memory_order_relaxed)) {
+        log_set_ids_source(trace_current_ids);
+        atomic_store(&ids_installed, true);
+    }
     if (tl_depth < STACK_DEPTH)
         tl_stack[tl_depth] = span->ctx;
     tl_depth++;
@@ -238,19 +239,6 @@ static void ex_init_conds(void)
     pthread_condattr_destroy(&attr);
 }
 
-static struct timespec deadline_in(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return ts;
-}
-
 /* ---- spans ---------------------------------------------------------------- */
 
 trace_span_t *trace_span_start(const char *name, trace_kind_t kind, const trace_ctx_t *parent)
@@ -274,8 +262,8 @@ trace_span_t *trace_span_start(const char *name, trace_kind_t kind, const trace_
     random_bytes(span->ctx.span_id, 8);
     span->kind = kind;
     span->recording = (span->ctx.flags & TRACE_FLAG_SAMPLED) && atomic_load(&ex_running);
-    span->start_ns = clock_ns(CLOCK_REALTIME);
-    span->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+    span->start_ns = (uint64_t)clock_wall_ns();
+    span->start_mono_ns = (uint64_t)clock_mono_ns();
     return span;
 }
 
@@ -358,7 +346,7 @@ void trace_span_add_event(trace_span_t *span, const char *name)
         return;
     event_t *e = &span->events[span->nevents];
     if ((e->name = strdup(name))) {
-        e->time_ns = clock_ns(CLOCK_REALTIME);
+        e->time_ns = (uint64_t)clock_wall_ns();
         span->nevents++;
     }
 }
@@ -392,7 +380,7 @@ void trace_span_end(trace_span_t *span)
 {
     if (!span)
         return;
-    span->end_ns = span->start_ns + (clock_ns(CLOCK_MONOTONIC) - span->start_mono_ns);
+    span->end_ns = span->start_ns + ((uint64_t)clock_mono_ns() - span->start_mono_ns);
     trace_span_deactivate(span);
     if (span->recording) {
         pthread_mutex_lock(&ex.lock);
@@ -525,7 +513,7 @@ static void *exporter_main(void *arg)
 
     pthread_mutex_lock(&ex.lock);
     for (;;) {
-        struct timespec deadline = deadline_in(EXPORT_INTERVAL_MS);
+        struct timespec deadline = clock_deadline(CLOCK_MONOTONIC, EXPORT_INTERVAL_MS);
         while (!ex.stopping && ex.count < BATCH_MAX && !(ex.flush_waiters && ex.count))
             if (pthread_cond_timedwait(&ex.wake, &ex.lock, &deadline) == ETIMEDOUT)
                 break;
@@ -619,7 +607,7 @@ int trace_exporter_flush(int timeout_ms)
         return -1;
     }
     uint64_t target = ex.enqueued;
-    struct timespec deadline = deadline_in(timeout_ms);
+    struct timespec deadline = clock_deadline(CLOCK_MONOTONIC, timeout_ms);
     ex.flush_waiters++;
     pthread_cond_signal(&ex.wake);
     while (ex.finished < target)

@@ -238,12 +238,7 @@ size_t ops_health_check(const ops_cfg_t *cfg, ops_part_t *parts, size_t max)
             continue;
         }
         parts[i].configured = true;
-        if (parts_table[i].key == OPS_TASKS_DATABASE_URL) {
-            if (pg_url_redact(addr, parts[i].address, sizeof parts[i].address) < 0)
-                snprintf(parts[i].address, sizeof parts[i].address, "(unparseable)");
-        } else {
-            ops_url_redact(addr, parts[i].address, sizeof parts[i].address);
-        }
+        ops_url_redact(addr, parts[i].address, sizeof parts[i].address);
         jobs[i] = (job_t){&parts_table[i], addr, &parts[i]};
         started[i] = pthread_create(&th[i], NULL, run_job, &jobs[i]) == 0;
         if (!started[i]) run_job(&jobs[i]);

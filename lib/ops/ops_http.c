@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "redact.h"
+
 #define BODY_MAX (64u << 20)
 
 struct ops_http {
@@ -71,11 +73,10 @@ void ops_http_set_timeout(ops_http_t *h, long total_ms)
 
 void ops_url_redact(const char *url, char *out, size_t outlen)
 {
-    const char *scheme = strstr(url, "://");
-    const char *start = scheme ? scheme + 3 : url;
-    const char *at = strchr(start, '@'), *slash = strchr(start, '/');
-    if (at && (!slash || at < slash))
-        snprintf(out, outlen, "%.*s%s", (int)(start - url), url, at + 1);
+    /* lib/redact is the one redactor; a bare host:port (Kafka brokers) carries nothing to hide,
+     * and redact() would hide it whole */
+    if (strstr(url, "://") || strchr(url, '='))
+        redact(url, out, outlen);
     else
         snprintf(out, outlen, "%s", url);
 }

@@ -47,7 +47,8 @@ ops_status_t ops_http_do(ops_http_t *h, const char *method, const char *url,
 /* Changes the total timeout of later requests (e.g. long Jaeger queries). */
 void ops_http_set_timeout(ops_http_t *h, long total_ms);
 
-/* Writes url into out without any user:password@ part, for messages. */
+/* Writes url into out with any password shown as *** (lib/redact), for messages; a value
+ * without a scheme or key=value (a host:port) is copied as is. */
 void ops_url_redact(const char *url, char *out, size_t outlen);
 
 /* Frees the answer's body; the struct can be reused. */

@@ -7,50 +7,36 @@
 #include <string.h>
 
 #include "clock.h"
+#include "kafka.h"
 
 struct ops_kafka {
-    rd_kafka_t *rk;
+    kafka_client_t *kc;
+    rd_kafka_t *rk; /* kafka_handle(kc) */
     char brokers[512];
 };
 
 #define META_TIMEOUT_MS 5000
 #define BATCH 1024
 
-/* The reader's librdkafka set-up, in one place: a consumer that is never in a group (unless
- * group_id is given, for reading a group's committed offsets — it never subscribes) and never
- * commits, with a small prefetch so a tail of a big topic stays within a few MB, and quiet
- * logs (an operator's tool reports failures itself). This is the function to replace by
- * lib/kafka's kafka_consumer_new once that module lands. */
-static rd_kafka_t *reader_new(const char *brokers, const char *group_id, char *err, size_t errlen)
+/* The reader's librdkafka set-up: lib/kafka's consumer (the system's property policy, its
+ * rate-limited logging) without a group — or with group_id only to read that group's committed
+ * offsets; it never subscribes — plus a small prefetch, so a tail of a big topic stays within a
+ * few MB. Returns the client; kafka_handle() gives librdkafka's handle. */
+static kafka_client_t *reader_new(const char *brokers, const char *group_id, char *err,
+                                  size_t errlen)
 {
     static const char *const props[][2] = {
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "false"},
         {"queued.max.messages.kbytes", "2048"},
         {"fetch.max.bytes", "1048576"},
         {"fetch.wait.max.ms", "100"},
-        {"reconnect.backoff.ms", "100"},
-        {"reconnect.backoff.max.ms", "1000"},
         {"socket.connection.setup.timeout.ms", "3000"},
-        {"client.id", "todo-console"},
-        {"log_level", "0"},
-        {"api.version.request", "true"},
     };
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, errlen) != RD_KAFKA_CONF_OK)
-        goto bad;
-    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
-        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err, errlen) != RD_KAFKA_CONF_OK)
-            goto bad;
-    if (group_id && rd_kafka_conf_set(conf, "group.id", group_id, err, errlen) != RD_KAFKA_CONF_OK)
-        goto bad;
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-    if (!rk) goto bad; /* rd_kafka_new takes conf only when it succeeds */
-    return rk;
-bad:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
+    kafka_config_t kc = {.brokers = brokers,
+                         .client_id = "todo-console",
+                         .group_id = group_id,
+                         .props = props,
+                         .nprops = sizeof props / sizeof props[0]};
+    return kafka_consumer_new(&kc, err, errlen);
 }
 
 ops_status_t ops_kafka_open(ops_kafka_t **out, const char *brokers, ops_err_t *err)
@@ -58,10 +44,11 @@ ops_status_t ops_kafka_open(ops_kafka_t **out, const char *brokers, ops_err_t *e
     ops_kafka_t *k = calloc(1, sizeof *k);
     if (!k) return ops_fail(err, OPS_FAIL, "out of memory");
     char why[512];
-    if (!(k->rk = reader_new(brokers, NULL, why, sizeof why))) {
+    if (!(k->kc = reader_new(brokers, NULL, why, sizeof why))) {
         free(k);
         return ops_fail(err, OPS_USAGE, "KAFKA_BROKERS (%s): %s", brokers, why);
     }
+    k->rk = kafka_handle(k->kc);
     snprintf(k->brokers, sizeof k->brokers, "%s", brokers);
     *out = k;
     return OPS_OK;
@@ -70,7 +57,7 @@ ops_status_t ops_kafka_open(ops_kafka_t **out, const char *brokers, ops_err_t *e
 void ops_kafka_close(ops_kafka_t *k)
 {
     if (!k) return;
-    rd_kafka_destroy(k->rk);
+    kafka_free(k->kc, 0, false);
     free(k);
 }
 
@@ -86,10 +73,10 @@ static ops_status_t kfail(const char *brokers, rd_kafka_resp_err_t e, const char
 ops_status_t ops_kafka_ping(const char *brokers, int timeout_ms, int *nbrokers, ops_err_t *err)
 {
     char why[512];
-    rd_kafka_t *rk = reader_new(brokers, NULL, why, sizeof why);
-    if (!rk) return ops_fail(err, OPS_USAGE, "KAFKA_BROKERS (%s): %s", brokers, why);
+    kafka_client_t *kc = reader_new(brokers, NULL, why, sizeof why);
+    if (!kc) return ops_fail(err, OPS_USAGE, "KAFKA_BROKERS (%s): %s", brokers, why);
     const struct rd_kafka_metadata *md;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(kafka_handle(kc), 0, NULL, &md, timeout_ms);
     ops_status_t st = OPS_OK;
     if (e)
         st = kfail(brokers, e, "metadata", err);
@@ -97,7 +84,7 @@ ops_status_t ops_kafka_ping(const char *brokers, int timeout_ms, int *nbrokers, 
         *nbrokers = md->broker_cnt;
         rd_kafka_metadata_destroy(md);
     }
-    rd_kafka_destroy(rk);
+    kafka_free(kc, 0, false);
     return st;
 }
 
@@ -192,7 +179,8 @@ ops_status_t ops_kafka_lag(ops_kafka_t *k, const char *group, ops_group_lag_t **
         if (gi->protocol_type && *gi->protocol_type && strcmp(gi->protocol_type, "consumer"))
             continue;
         char why[512];
-        rd_kafka_t *gk = reader_new(k->brokers, gi->group, why, sizeof why);
+        kafka_client_t *gkc = reader_new(k->brokers, gi->group, why, sizeof why);
+        rd_kafka_t *gk = gkc ? kafka_handle(gkc) : NULL;
         if (!gk) {
             st = ops_fail(err, OPS_FAIL, "kafka: %s", why);
             break;
@@ -227,7 +215,7 @@ ops_status_t ops_kafka_lag(ops_kafka_t *k, const char *group, ops_group_lag_t **
             }
         }
         rd_kafka_topic_partition_list_destroy(l);
-        rd_kafka_destroy(gk);
+        kafka_free(gkc, 0, false);
     }
     rd_kafka_group_list_destroy(gl);
     ops_kafka_topics_free(topics, nt);

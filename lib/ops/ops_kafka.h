@@ -11,7 +11,8 @@
  * at a topic cannot move any consumer's position (the notification-service group's included).
  * Memory is bounded: librdkafka's prefetch queue is capped (queued.max.messages.kbytes 2 MB per
  * partition, fetch.max.bytes 1 MB), and a "last N" collects at most N messages per partition.
- * Its librdkafka set-up lives in one function (reader_new in ops_kafka.c). */
+ * Its librdkafka set-up is lib/kafka's consumer (kafka_consumer_new without a group) with a
+ * small prefetch (reader_new in ops_kafka.c). */
 #ifndef OPS_KAFKA_H
 #define OPS_KAFKA_H
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops_http.h"
 #include "pg.h"
 
 struct ops_outbox {
@@ -34,8 +35,7 @@ ops_status_t ops_outbox_open(ops_outbox_t **out, const char *db_url, const char 
 {
     ops_outbox_t *ob = calloc(1, sizeof *ob);
     if (!ob) return ops_fail(err, OPS_FAIL, "out of memory");
-    if (pg_url_redact(db_url, ob->url_safe, sizeof ob->url_safe) < 0)
-        snprintf(ob->url_safe, sizeof ob->url_safe, "(unparseable URL)");
+    ops_url_redact(db_url, ob->url_safe, sizeof ob->url_safe);
     pg_pool_config pc = {.url = db_url,
                          .size = 1,
                          .acquire_timeout_ms = 5000,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ops_http.h"
 #include "pg.h"
 
 struct ops_rm {
@@ -75,8 +76,7 @@ ops_status_t ops_rm_open(ops_rm_t **out, const char *redis_url, const char *db_u
         return ops_fail(err, OPS_USAGE, "REDIS_URL: %s", why);
     }
     if (db_url) {
-        if (pg_url_redact(db_url, rm->db_safe, sizeof rm->db_safe) < 0)
-            snprintf(rm->db_safe, sizeof rm->db_safe, "(unparseable URL)");
+        ops_url_redact(db_url, rm->db_safe, sizeof rm->db_safe);
         pg_pool_config pc = {.url = db_url, .size = 1, .connect_timeout_s = 3,
                              .statement_timeout_ms = 10000, .application_name = "todo-console"};
         pg_err pe;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proto/auth/v1/auth.pb-c.h"
 #include "proto/grpc/health/v1/health.pb-c.h"
@@ -44,7 +45,7 @@ typedef struct slot {
     grpc_slice status_details;
     grpc_status_code code;
     int cancelled;
-    struct timespec started;
+    int64_t started_ns; /* clock_mono_ns() */
     trace_span_t *span;
 } slot_t;
 
@@ -268,7 +269,7 @@ static void answer_health(slot_t *s)
 static void slot_answer(slot_t *s)
 {
     struct auth_grpc *g = s->srv;
-    clock_gettime(CLOCK_MONOTONIC, &s->started);
+    s->started_ns = clock_mono_ns();
     s->state = SLOT_ANSWERING;
     if (g->metrics) metrics_add(g->metrics->grpc_inflight, 1);
 
@@ -325,10 +326,7 @@ static void slot_answer(slot_t *s)
 static void slot_finish(slot_t *s)
 {
     struct auth_grpc *g = s->srv;
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    double secs =
-        (double)(end.tv_sec - s->started.tv_sec) + (double)(end.tv_nsec - s->started.tv_nsec) / 1e9;
+    double secs = clock_since_s(s->started_ns);
     grpc_status_code code =
         s->cancelled && s->code == GRPC_STATUS_OK ? GRPC_STATUS_CANCELLED : s->code;
     if (g->metrics) {
@@ -508,11 +506,7 @@ void auth_grpc_stop(auth_grpc_t *g, unsigned drain_ms)
     grpc_server_shutdown_and_notify(g->server, g->cq, &shutdown_tag);
 
     /* Calls in progress may finish within drain_ms; then they are cancelled. */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += drain_ms / 1000;
-    until.tv_nsec += (long)(drain_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    struct timespec until = clock_deadline(CLOCK_REALTIME, drain_ms); /* g->cv: default clock */
     pthread_mutex_lock(&g->mu);
     while (!g->shutdown_done && g->nthreads > 0) {
         if (pthread_cond_timedwait(&g->cv, &g->mu, &until) != 0) break;

@@ -20,6 +20,7 @@
 #include "auth_refresh.h"
 #include "auth_req.h"
 #include "auth_users.h"
+#include "clock.h"
 #include "log.h"
 
 static void h_register(http_req *req, void *user);
@@ -57,16 +58,14 @@ static void db_error(http_req *req, const char *op, const pg_err *e)
 /* The tables exist only once the migrations ran; until then every stateful route is 503. */
 static bool schema_ready(auth_app_t *app, http_req *req)
 {
-    if (atomic_load(&app->schema_ready)) return true;
+    if (atomic_load(&app->svc->schema_ready)) return true;
     http_error(req, 503, "service_unavailable", "the database schema is not ready yet");
     return false;
 }
 
 static double now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+    return (double)clock_mono_ns() / 1e9;
 }
 
 /* argon2id calls, timed into auth_password_hash_seconds and shown in the trace. */
@@ -332,19 +331,24 @@ static void h_validate(http_req *req, void *user)
 {
     auth_app_t *app = user;
     size_t len = 0;
-    const char *tok = auth_req_bearer(http_req_header(req, "Authorization"), &len);
+    const char *tok = NULL;
+    http_bearer_t b = http_req_bearer(req, &tok, &len);
     auth_claims_t c;
-    auth_tok_status_t st =
-        tok ? auth_jwt_verify(app->jwt, tok, len, (int64_t)time(NULL), &c) : AUTH_TOK_MISSING;
+    auth_tok_status_t st = b == HTTP_BEARER_OK
+                               ? auth_jwt_verify(app->jwt, tok, len, (int64_t)time(NULL), &c)
+                           : b == HTTP_BEARER_TOO_LARGE ? AUTH_TOK_TOO_LARGE
+                           : b == HTTP_BEARER_MALFORMED ? AUTH_TOK_MALFORMED
+                                                        : AUTH_TOK_MISSING;
     metrics_add(app->m.validations[AUTH_VIA_HTTP][st], 1);
     trace_span_set_str(http_req_span(req), "auth.token.reason", auth_tok_reason(st));
     if (st != AUTH_TOK_VALID) {
         char hdr[96];
         snprintf(hdr, sizeof hdr, "Bearer error=\"invalid_token\", error_description=\"%s\"",
                  auth_tok_reason(st));
-        http_set_header(req, "WWW-Authenticate", tok ? hdr : "Bearer");
+        http_set_header(req, "WWW-Authenticate", b != HTTP_BEARER_MISSING ? hdr : "Bearer");
         http_errorf(req, 401, "invalid_token", "%s: %s",
-                    tok ? "the access token was rejected" : "a Bearer token is required",
+                    b != HTTP_BEARER_MISSING ? "the access token was rejected"
+                                             : "a Bearer token is required",
                     auth_tok_reason(st));
         return;
     }

@@ -1,44 +1,22 @@
 /* auth-service — users, ES256 access tokens, rotating refresh tokens, gRPC ValidateToken.
- * Configuration: environment variables (auth-service --help). Exit status: 0 after a clean
- * stop, 1 when start-up failed, 2 for bad configuration. */
-#include <stdio.h>
-#include <string.h>
-
+ * Configuration: environment variables (auth-service --help); lib/svc runs the boot
+ * sequence. Exit status: 0 after a clean stop, 1 when start-up failed, 2 for bad
+ * configuration. */
 #include "auth_app.h"
-#include "log.h"
-#include "shutdown.h"
+#include "svc.h"
+
+static const svc_mode_t modes[] = {
+    {NULL, "", 0, 0, "the service: REST API, gRPC ValidateToken and health", auth_app_serve,
+     NULL, false},
+};
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: auth-service\n\nSettings (environment variables):\n");
-        auth_cfg_usage(stdout);
-        return 0;
-    }
-    char err[512];
     static auth_app_t app;
-    log_init("auth-service", LOG_INFO);
-    if (shutdown_install(err, sizeof err) < 0) { /* before any thread, gRPC's included */
-        log_error("start failed", LOG_STR("error", err));
-        return 1;
-    }
-    log_level_t level;
-    if (auth_cfg_load(&app.cfg, err, sizeof err) < 0 ||
-        (log_level_parse(app.cfg.log_level, &level) < 0 &&
-         snprintf(err, sizeof err, "LOG_LEVEL: '%s' is not debug, info, warn or error",
-                  app.cfg.log_level))) {
-        log_error("bad configuration", LOG_STR("error", err));
-        return 2;
-    }
-    log_init("auth-service", level);
-    auth_cfg_log(&app.cfg);
-    if (auth_app_start(&app, err, sizeof err) < 0) {
-        log_error("start failed", LOG_STR("error", err));
-        return 1;
-    }
-    int sig = shutdown_wait();
-    log_info("stopping", LOG_INT("signal", sig));
-    auth_app_stop(&app);
-    log_info("stopped");
-    return 0;
+    const svc_def_t def = {.name = "auth-service", .summary = "Users, ES256 access tokens, rotating refresh tokens, gRPC ValidateToken.",
+                           .env_prefix = "AUTH", .http_listen = "127.0.0.1:28081", .needs = SVC_DATABASE,
+                           .migrations = "services/auth/migrations", .settings = &auth_cfg,
+                           .cfg = &app.cfg, .modes = modes, .nmodes = sizeof modes / sizeof *modes,
+                           .app = &app};
+    return svc_main(&def, argc, argv);
 }

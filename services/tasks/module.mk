@@ -3,10 +3,8 @@
 PROGRAMS            += tasks-service
 tasks-service_SRC   := $(wildcard services/tasks/*.c)
 tasks-service_PKGS  := grpc libprotobuf-c rdkafka hiredis libcjson libpq uuid
-tasks-service_GEN   := $(BUILD)/gen/proto/auth/v1/auth.pb-c.c
 
 # Unit tests that #include a service .c file link that file's packages too.
 test_tasks_model_PKGS     := libcjson
-test_tasks_auth_PKGS      := grpc libprotobuf-c
 test_tasks_relay_PKGS     := rdkafka libpq uuid libcjson
 test_tasks_readmodel_PKGS := hiredis libcjson libpq uuid

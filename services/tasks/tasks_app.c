@@ -1,104 +1,20 @@
-/* tasks_app — start and stop of tasks-service in each of its modes; see tasks_app.h. */
+/* tasks_app — the run function of each tasks-service mode; see tasks_app.h. lib/svc has
+ * already loaded the settings, set up logs, signals and tracing, and closes the pool. */
 #include "tasks_app.h"
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "cfg.h"
 #include "log.h"
 #include "shutdown.h"
 #include "tasks_outbox.h"
 #include "tasks_routes.h"
-#include "trace.h"
 
-#define MIGRATE_RETRY_MS 1000
 #define STATS_PERIOD_MS 2000
 
-static void *janitor(void *arg);
-
-/* ==== helpers =========================================================================== */
-
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* TASKS_MIGRATIONS_DIR, else services/tasks/migrations found from the executable (bin/ and
- * build/<variant>/bin/ of a checkout), else the packaged location. */
-static int migrations_dir(const char *override, char *out, size_t outlen, char *err,
-                          size_t errlen)
-{
-    if (override && *override) {
-        if (!is_dir(override))
-            return snprintf(err, errlen, "TASKS_MIGRATIONS_DIR: %s is not a directory", override),
-                   -1;
-        snprintf(out, outlen, "%s", override);
-        return 0;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return snprintf(err, errlen, "cannot find the executable; set TASKS_MIGRATIONS_DIR"), -1;
-    exe[n] = '\0';
-    const char *dir = dirname(exe);
-    const char *rel[] = {"/../services/tasks/migrations", "/../../../services/tasks/migrations"};
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        char cand[PATH_MAX + 64], real[PATH_MAX];
-        snprintf(cand, sizeof cand, "%s%s", dir, rel[i]);
-        if (is_dir(cand) && realpath(cand, real)) {
-            snprintf(out, outlen, "%s", real);
-            return 0;
-        }
-    }
-    if (is_dir("/usr/share/tasks-service/migrations")) {
-        snprintf(out, outlen, "/usr/share/tasks-service/migrations");
-        return 0;
-    }
-    snprintf(err, errlen,
-             "no migrations directory next to %s (tried ../services/tasks/migrations); set "
-             "TASKS_MIGRATIONS_DIR", dir);
-    return -1;
-}
-
-static int open_pool(tasks_app_t *app, unsigned size, char *err, size_t errlen)
-{
-    pg_err pe;
-    pg_pool_config pc = {.url = app->cfg.database_url,
-                         .size = size,
-                         .acquire_timeout_ms = 5000,
-                         .connect_timeout_s = 3,
-                         .statement_timeout_ms = (unsigned)app->cfg.db_statement_timeout_ms,
-                         .application_name = "tasks-service"};
-    if (pg_pool_open(&pc, &app->pool, &pe) < 0)
-        return snprintf(err, errlen, "TASKS_DATABASE_URL: %.400s", pe.msg), -1;
-    return 0;
-}
-
-/* Applies the migrations, retrying while the database is unreachable; false on shutdown. */
-static bool migrate(tasks_app_t *app)
-{
-    bool said = false;
-    while (!atomic_load(&app->schema_ready)) {
-        pg_err e;
-        int applied = 0;
-        if (pg_migrate(app->pool, app->migrations_dir, &applied, &e) == 0) {
-            log_info("migrations applied", LOG_INT("applied", applied),
-                     LOG_STR("dir", app->migrations_dir));
-            atomic_store(&app->schema_ready, true);
-            return true;
-        }
-        if (!said)
-            log_error("migrations failed; retrying", LOG_STR("sqlstate", e.sqlstate),
-                      LOG_STR("error", e.msg));
-        said = true;
-        if (shutdown_sleep_ms(MIGRATE_RETRY_MS) || atomic_load(&app->stopping)) return false;
-    }
-    return true;
-}
+/* ==== the outbox gauges ================================================================= */
 
 static double g_backlog(void *ctx)
 {
@@ -117,12 +33,12 @@ static double g_oldest(void *ctx)
 
 static double g_redis_up(void *ctx)
 {
-    return rm_up(((tasks_app_t *)ctx)->rm) ? 1 : 0;
+    return tasks_readmodel_up(((tasks_app_t *)ctx)->rm) ? 1 : 0;
 }
 
 static int register_gauges(tasks_app_t *app, char *err, size_t errlen)
 {
-    metrics_registry_t *reg = app->registry;
+    metrics_registry_t *reg = app->svc->metrics;
     if (metrics_callback(reg, METRICS_GAUGE, "outbox_backlog",
                          "Outbox rows waiting to be published (not dead).", g_backlog, app, err,
                          errlen) < 0 ||
@@ -144,304 +60,234 @@ static int register_gauges(tasks_app_t *app, char *err, size_t errlen)
 static void refresh_stats(tasks_app_t *app)
 {
     pg_err e;
-    PGconn *c = pg_acquire(app->pool, &e);
+    PGconn *c = pg_acquire(app->svc->pool, &e);
     if (!c) return;
-    outbox_stats_t s;
-    if (outbox_stats_read(c, &s, &e) == 0) {
+    tasks_outbox_stats_t s;
+    if (tasks_outbox_stats_read(c, &s, &e) == 0) {
         atomic_store(&app->backlog, s.backlog);
         atomic_store(&app->dead, s.dead);
         atomic_store(&app->oldest_age_ms, (long long)(s.oldest_unpublished_age_s * 1000));
     }
-    pg_release(app->pool, c);
+    pg_release(app->svc->pool, c);
 }
 
-/* Migrations first; then (service mode) the relay thread and the read model keeper; then the
- * outbox gauges every STATS_PERIOD_MS. Its queries never run in a /metrics request. */
-static void *janitor(void *arg)
+/* ==== the worker (after the migrations) ================================================= */
+
+/* Service mode: the relay thread and the read model keeper, then the outbox gauges every
+ * STATS_PERIOD_MS. Its queries never run in a /metrics request. */
+static void work(svc_t *s, void *arg)
 {
     tasks_app_t *app = arg;
-    if (!migrate(app)) return NULL;
     char err[256];
-    if (app->relay_thread && app->relay && relay_start_thread(app->relay, err, sizeof err) < 0) {
+    if (app->relay_thread && tasks_relay_start_thread(app->relay, err, sizeof err) < 0) {
         log_error("relay not started", LOG_STR("error", err));
         shutdown_request();
-        return NULL;
+        return;
     }
-    if (app->rm && rm_keeper_start(app->rm, err, sizeof err) < 0) {
+    if (app->rm && tasks_readmodel_keeper_start(app->rm, err, sizeof err) < 0) {
         log_error("read model keeper not started", LOG_STR("error", err));
         shutdown_request();
-        return NULL;
+        return;
     }
     do
         refresh_stats(app);
-    while (!shutdown_sleep_ms(STATS_PERIOD_MS) && !atomic_load(&app->stopping));
-    return NULL;
+    while (!svc_sleep(s, STATS_PERIOD_MS));
 }
 
-static int schema_check(void *arg, char *err, size_t errlen)
+/* ==== parts ============================================================================= */
+
+/* pool_size 0: TASKS_DB_POOL_SIZE. */
+static int open_db(svc_t *s, tasks_app_t *app, unsigned pool_size, char *err, size_t errlen)
 {
-    tasks_app_t *app = arg;
-    if (atomic_load(&app->schema_ready)) return 0;
-    snprintf(err, errlen, "migrations not applied yet");
-    return -1;
+    app->svc = s;
+    return svc_migrations_find(s, err, errlen) < 0 || svc_pg_open(s, pool_size, err, errlen) < 0
+               ? -1
+               : 0;
 }
 
-static int start_tracing(tasks_app_t *app, const char *service)
-{
-    if (!*app->cfg.otlp_endpoint) return 0;
-    char terr[256];
-    if (trace_exporter_start(service, app->cfg.otlp_endpoint, terr, sizeof terr) == 0)
-        app->tracing = true;
-    else
-        log_warn("trace export disabled", LOG_STR("error", terr));
-    return 0;
-}
-
-static relay_config_t relay_config(tasks_app_t *app)
+static int make_relay(tasks_app_t *app, char *err, size_t errlen)
 {
     const tasks_cfg_t *c = &app->cfg;
-    return (relay_config_t){.database_url = c->database_url,
-                            .brokers = c->kafka_brokers,
-                            .batch_size = c->relay_batch_size,
-                            .poll_interval_ms = c->relay_poll_interval_ms,
-                            .linger_ms = c->relay_linger_ms,
-                            .max_attempts = c->relay_max_attempts,
-                            .retry_backoff_ms = c->relay_retry_backoff_ms,
-                            .delivery_timeout_ms = c->relay_delivery_timeout_ms,
-                            .queue_max = c->relay_queue_max,
-                            .retention_ms = c->outbox_retention_ms,
-                            .metrics = app->registry};
+    tasks_relay_config_t rc = {.database_url = app->svc->settings.database_url,
+                         .brokers = app->svc->settings.kafka_brokers,
+                         .batch_size = c->relay_batch_size,
+                         .poll_interval_ms = c->relay_poll_interval_ms,
+                         .linger_ms = c->relay_linger_ms,
+                         .max_attempts = c->relay_max_attempts,
+                         .retry_backoff_ms = c->relay_retry_backoff_ms,
+                         .delivery_timeout_ms = c->relay_delivery_timeout_ms,
+                         .queue_max = c->relay_queue_max,
+                         .retention_ms = c->outbox_retention_ms,
+                         .metrics = app->svc->metrics};
+    return tasks_relay_new(&rc, &app->relay, err, errlen);
+}
+
+static int make_read_model(tasks_app_t *app, int pool_size, int64_t timeout_ms, char *err,
+                           size_t errlen)
+{
+    tasks_readmodel_config_t rc = {.url = app->cfg.redis_url,
+                      .pool_size = pool_size,
+                      .timeout_ms = timeout_ms,
+                      .pool = app->svc->pool,
+                      .metrics = app->svc->metrics};
+    return tasks_readmodel_new(&rc, &app->rm, err, errlen);
+}
+
+/* What any mode made, in reverse order (the pool is lib/svc's). */
+static void free_parts(tasks_app_t *app)
+{
+    tasks_relay_free(app->relay);
+    app->relay = NULL;
+    tasks_readmodel_free(app->rm);
+    app->rm = NULL;
+    if (app->notifier) tasks_outbox_notifier_stop();
+    app->notifier = false;
 }
 
 /* ==== the service ======================================================================= */
 
-int tasks_app_start(tasks_app_t *app, char *err, size_t errlen)
+int tasks_app_serve(svc_t *s, char **args, int nargs, char *err, size_t errlen)
 {
+    tasks_app_t *app = s->def->app;
     const tasks_cfg_t *c = &app->cfg;
-    atomic_init(&app->schema_ready, false);
-    atomic_init(&app->stopping, false);
-    start_tracing(app, "tasks-service");
-    if (migrations_dir(c->migrations_dir, app->migrations_dir, sizeof app->migrations_dir, err,
-                       errlen) < 0 ||
-        open_pool(app, (unsigned)c->db_pool_size, err, errlen) < 0)
-        goto fail;
-    if (!(app->registry = metrics_registry_new())) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    auth_client_config_t ac = {.target = c->auth_grpc_addr,
-                               .deadline_ms = c->auth_deadline_ms,
-                               .cache_ttl_ms = c->auth_cache_ttl_ms,
-                               .cache_size = c->auth_cache_size,
-                               .metrics = app->registry};
-    if (auth_client_new(&ac, &app->auth, err, errlen) < 0) goto fail;
-    if (c->read_model) {
-        rm_config_t rc = {.url = c->redis_url,
-                          .pool_size = c->redis_pool_size,
-                          .timeout_ms = c->redis_timeout_ms,
-                          .pool = app->pool,
-                          .metrics = app->registry};
-        if (rm_new(&rc, &app->rm, err, errlen) < 0) goto fail;
-    }
+    int status = 1;
+    if (open_db(s, app, 0, err, errlen) < 0) goto out;
+    if (svc_auth_open(s, err, errlen) < 0) goto out;
+    if (c->read_model && make_read_model(app, c->redis_pool_size, c->redis_timeout_ms, err,
+                                         errlen) < 0)
+        goto out;
     if (c->relay_enabled) {
-        relay_config_t rc = relay_config(app);
-        if (relay_new(&rc, &app->relay, err, errlen) < 0) goto fail;
+        if (make_relay(app, err, errlen) < 0) goto out;
         app->relay_thread = true;
     }
-    if (register_gauges(app, err, errlen) < 0) goto fail;
-    if (outbox_notifier_start(c->database_url, err, errlen) < 0) goto fail;
+    if (register_gauges(app, err, errlen) < 0) goto out;
+    if (tasks_outbox_notifier_start(s->settings.database_url, err, errlen) < 0) goto out;
     app->notifier = true;
-
-    char host[256];
-    uint16_t port;
-    cfg_split_hostport(c->http_listen, host, sizeof host, &port);
-    const http_check checks[] = {
-        {"postgres", pg_ready_check, app->pool},
-        {"schema", schema_check, app},
-    };
-    http_config hc = {.address = host,
-                      .port = port,
-                      .max_body = 64 * 1024,
-                      .max_connections = (unsigned)c->http_max_connections,
-                      .drain_timeout_ms = (unsigned)c->shutdown_drain_ms,
-                      .routes = tasks_routes,
-                      .nroutes = tasks_routes_count,
-                      .checks = checks,
-                      .nchecks = sizeof checks / sizeof checks[0],
-                      .metrics = app->registry,
-                      .user = app};
-    if (http_server_start(&hc, &app->http, err, errlen) < 0) goto fail;
-    if (pthread_create(&app->janitor, NULL, janitor, app) != 0) {
-        snprintf(err, errlen, "cannot start the janitor thread");
-        goto fail;
-    }
-    app->janitor_started = true;
-    log_info("tasks-service listening", LOG_STR("http", c->http_listen),
-             LOG_STR("auth", c->auth_grpc_addr), LOG_BOOL("relay", c->relay_enabled),
+    svc_http_t h = {.routes = tasks_routes, .nroutes = tasks_routes_count, .max_body = 64 * 1024,
+                    .user = app};
+    if (svc_start_worker(s, work, app, err, errlen) < 0 || svc_http_start(s, &h, err, errlen) < 0)
+        goto out;
+    log_info("tasks-service listening", LOG_STR("http", s->settings.http_listen.text),
+             LOG_STR("auth", s->settings.auth_grpc_addr.text), LOG_BOOL("relay", c->relay_enabled),
              LOG_BOOL("read_model", c->read_model));
-    return 0;
-fail:
-    tasks_app_stop(app);
-    return -1;
-}
-
-void tasks_app_stop(tasks_app_t *app)
-{
-    atomic_store(&app->stopping, true);
-    http_server_stop(app->http); /* first: no request may still use what follows */
-    app->http = NULL;
-    if (app->janitor_started) {
-        shutdown_request(); /* wakes the janitor's sleeps */
-        pthread_join(app->janitor, NULL);
-        app->janitor_started = false;
-    }
-    relay_free(app->relay);
-    app->relay = NULL;
-    rm_free(app->rm);
-    app->rm = NULL;
-    if (app->notifier) outbox_notifier_stop();
-    app->notifier = false;
-    auth_client_free(app->auth);
-    app->auth = NULL;
-    if (app->pool) pg_pool_close(app->pool);
-    app->pool = NULL;
-    if (app->tracing) {
-        trace_exporter_flush(2000);
-        trace_exporter_stop();
-        app->tracing = false;
-    }
-    metrics_registry_free(app->registry);
-    app->registry = NULL;
+    svc_wait(s);
+    status = 0;
+out:
+    svc_stop_serving(s);
+    free_parts(app);
+    return status;
 }
 
 /* ==== a relay process =================================================================== */
 
-int tasks_app_relay_only(tasks_app_t *app, char *err, size_t errlen)
+int tasks_app_relay_only(svc_t *s, char **args, int nargs, char *err, size_t errlen)
 {
+    tasks_app_t *app = s->def->app;
     const tasks_cfg_t *c = &app->cfg;
-    atomic_init(&app->schema_ready, false);
-    atomic_init(&app->stopping, false);
-    start_tracing(app, "outbox-relay");
     int status = 1;
-    if (migrations_dir(c->migrations_dir, app->migrations_dir, sizeof app->migrations_dir, err,
-                       errlen) < 0 ||
-        open_pool(app, 2, err, errlen) < 0)
+    if (open_db(s, app, 2, err, errlen) < 0 || make_relay(app, err, errlen) < 0 ||
+        register_gauges(app, err, errlen) < 0)
         goto out;
-    if (!(app->registry = metrics_registry_new())) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
+    if (*c->relay_http_listen.text) {
+        svc_http_t h = {.listen = &c->relay_http_listen, .setting = "TASKS_RELAY_HTTP_LISTEN",
+                        .max_connections = 16, .user = app};
+        if (svc_http_start(s, &h, err, errlen) < 0) goto out;
     }
-    relay_config_t rc = relay_config(app);
-    if (relay_new(&rc, &app->relay, err, errlen) < 0 || register_gauges(app, err, errlen) < 0)
-        goto out;
-    if (*c->relay_http_listen) {
-        char host[256];
-        uint16_t port;
-        cfg_split_hostport(c->relay_http_listen, host, sizeof host, &port);
-        const http_check checks[] = {{"postgres", pg_ready_check, app->pool},
-                                     {"schema", schema_check, app}};
-        http_config hc = {.address = host, .port = port, .max_connections = 16,
-                          .checks = checks, .nchecks = 2, .metrics = app->registry, .user = app};
-        if (http_server_start(&hc, &app->http, err, errlen) < 0) goto out;
-    }
-    if (!migrate(app)) {
-        status = 0; /* stopped while waiting for the database */
-        goto out;
-    }
-    if (pthread_create(&app->janitor, NULL, janitor, app) == 0) app->janitor_started = true;
-    log_info("relay process started", LOG_INT("pid", getpid()));
-    relay_run(app->relay); /* until SIGTERM/SIGINT */
     status = 0;
+    if (svc_migrate_wait(s) < 0) goto out; /* stopped while waiting for the database */
+    /* the worker only refreshes the gauges here: the relay runs on this thread */
+    if (svc_start_worker(s, work, app, err, errlen) < 0) {
+        status = 1;
+        goto out;
+    }
+    log_info("relay process started", LOG_INT("pid", getpid()));
+    tasks_relay_run(app->relay); /* until SIGTERM/SIGINT */
 out:
-    tasks_app_stop(app);
+    svc_stop_serving(s);
+    free_parts(app);
     return status;
 }
 
 /* ==== one-shot commands ================================================================= */
 
-static int one_shot_setup(tasks_app_t *app, bool want_rm)
+static int one_shot_setup(svc_t *s, tasks_app_t *app, char *err, size_t errlen)
 {
-    char err[512];
-    atomic_init(&app->schema_ready, false);
-    atomic_init(&app->stopping, false);
-    if (migrations_dir(app->cfg.migrations_dir, app->migrations_dir, sizeof app->migrations_dir,
-                       err, sizeof err) < 0 ||
-        open_pool(app, 4, err, sizeof err) < 0) {
-        fprintf(stderr, "tasks-service: %s\n", err);
-        return -1;
-    }
-    pg_err pe;
-    if (pg_migrate(app->pool, app->migrations_dir, NULL, &pe) < 0) {
-        fprintf(stderr, "tasks-service: migrations: %s\n", pe.msg);
-        return -1;
-    }
-    atomic_store(&app->schema_ready, true);
-    if (want_rm) {
-        rm_config_t rc = {.url = app->cfg.redis_url,
-                          .pool_size = 2,
-                          .timeout_ms = app->cfg.redis_timeout_ms < 2000 ? 2000 : app->cfg.redis_timeout_ms,
-                          .pool = app->pool};
-        if (rm_new(&rc, &app->rm, err, sizeof err) < 0) {
-            fprintf(stderr, "tasks-service: %s\n", err);
-            return -1;
-        }
-    }
-    return 0;
+    return open_db(s, app, 4, err, errlen) < 0 || svc_migrate_now(s, err, errlen) < 0 ? -1 : 0;
 }
 
-int tasks_app_rebuild_read_model(tasks_app_t *app)
+int tasks_app_rebuild_read_model(svc_t *s, char **args, int nargs, char *err, size_t errlen)
 {
+    tasks_app_t *app = s->def->app;
     int status = 1;
-    if (one_shot_setup(app, true) == 0) {
+    /* a rebuild waits on Redis longer than a request does */
+    int64_t timeout = app->cfg.redis_timeout_ms < 2000 ? 2000 : app->cfg.redis_timeout_ms;
+    if (one_shot_setup(s, app, err, errlen) == 0 &&
+        make_read_model(app, 2, timeout, err, errlen) == 0) {
         long users = 0, tasks = 0;
-        char err[256];
-        if (rm_rebuild_all(app->rm, &users, &tasks, err, sizeof err) == 0) {
+        char why[256];
+        if (tasks_readmodel_rebuild_all(app->rm, &users, &tasks, why, sizeof why) == 0) {
             printf("{\"rebuilt_users\":%ld,\"tasks\":%ld}\n", users, tasks);
             status = 0;
         } else {
-            fprintf(stderr, "tasks-service: rebuild failed: %s\n", err);
+            snprintf(err, errlen, "rebuild failed: %s", why);
         }
     }
-    tasks_app_stop(app);
+    free_parts(app);
     return status;
 }
 
-int tasks_app_outbox_stats(tasks_app_t *app)
+int tasks_app_outbox_stats(svc_t *s, char **args, int nargs, char *err, size_t errlen)
 {
+    tasks_app_t *app = s->def->app;
+    if (one_shot_setup(s, app, err, errlen) < 0) return 1;
+    pg_err e;
+    PGconn *c = pg_acquire(s->pool, &e);
+    tasks_outbox_stats_t st;
     int status = 1;
-    if (one_shot_setup(app, false) == 0) {
-        pg_err e;
-        PGconn *c = pg_acquire(app->pool, &e);
-        outbox_stats_t s;
-        if (c && outbox_stats_read(c, &s, &e) == 0) {
-            char json[256];
-            outbox_stats_json(&s, json, sizeof json);
-            printf("%s\n", json);
-            status = 0;
-        } else {
-            fprintf(stderr, "tasks-service: %s\n", e.msg);
-        }
-        pg_release(app->pool, c);
+    if (c && tasks_outbox_stats_read(c, &st, &e) == 0) {
+        char json[256];
+        tasks_outbox_stats_json(&st, json, sizeof json);
+        printf("%s\n", json);
+        status = 0;
+    } else {
+        snprintf(err, errlen, "%s", e.msg);
     }
-    tasks_app_stop(app);
+    pg_release(s->pool, c);
     return status;
 }
 
-int tasks_app_outbox_replay(tasks_app_t *app, long long from, long long to, bool published)
+/* An outbox id argument: a positive decimal integer. */
+static int parse_id(const char *s, long long *out)
 {
-    int status = 1;
-    if (one_shot_setup(app, false) == 0) {
-        pg_err e;
-        PGconn *c = pg_acquire(app->pool, &e);
-        long long n = c ? outbox_replay(c, from, to, published, &e) : -1;
-        pg_release(app->pool, c);
-        if (n >= 0) {
-            printf("{\"replayed\":%lld}\n", n);
-            status = 0;
-        } else {
-            fprintf(stderr, "tasks-service: replay failed: %s\n", e.msg);
-        }
-    }
-    tasks_app_stop(app);
-    return status;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 1) return -1;
+    *out = v;
+    return 0;
+}
+
+static int replay(svc_t *s, char **args, int nargs, bool published, char *err, size_t errlen)
+{
+    tasks_app_t *app = s->def->app;
+    long long from = 0, to = 0;
+    if (parse_id(args[0], &from) < 0 || (nargs > 1 && (parse_id(args[1], &to) < 0 || to < from)))
+        return svc_usage_error(s, "FROM and TO are outbox ids, 1 or more, FROM <= TO");
+    if (one_shot_setup(s, app, err, errlen) < 0) return 1;
+    pg_err e;
+    PGconn *c = pg_acquire(s->pool, &e);
+    long long n = c ? tasks_outbox_replay(c, from, to, published, &e) : -1;
+    pg_release(s->pool, c);
+    if (n < 0) return snprintf(err, errlen, "replay failed: %s", e.msg), 1;
+    printf("{\"replayed\":%lld}\n", n);
+    return 0;
+}
+
+int tasks_app_outbox_replay(svc_t *s, char **args, int nargs, char *err, size_t errlen)
+{
+    return replay(s, args, nargs, false, err, errlen);
+}
+
+int tasks_app_outbox_replay_all(svc_t *s, char **args, int nargs, char *err, size_t errlen)
+{
+    return replay(s, args, nargs, true, err, errlen);
 }

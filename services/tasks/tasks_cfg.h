@@ -1,30 +1,19 @@
 /* tasks_cfg — tasks-service settings, from environment variables (lib/cfg.h table).
- * `tasks-service --help` prints the table. */
+ * `tasks-service --help` prints the table; LOG_LEVEL and OTLP_ENDPOINT are lib/svc's. */
 #ifndef TASKS_CFG_H
 #define TASKS_CFG_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <stddef.h>
+
+#include "cfg.h"
 
 typedef struct tasks_cfg {
-    const char *http_listen;
-    const char *database_url;
+
     const char *redis_url;
-    const char *kafka_brokers;
-    const char *auth_grpc_addr;
-    const char *otlp_endpoint;
-    const char *log_level;
-    const char *migrations_dir;
     const char *topic;
-    const char *relay_http_listen;
-    int db_pool_size;
-    int64_t db_statement_timeout_ms;
-    int http_max_connections;
-    int64_t shutdown_drain_ms;
-    int64_t auth_deadline_ms;
-    int64_t auth_cache_ttl_ms;
-    int auth_cache_size;
+    cfg_hostport_t relay_http_listen; /* text "": none */
     bool read_model;
     int redis_pool_size;
     int64_t redis_timeout_ms;
@@ -39,14 +28,8 @@ typedef struct tasks_cfg {
     int64_t outbox_retention_ms;
 } tasks_cfg_t;
 
-/* Loads and checks every setting; -1 with a message naming the variable. */
-int tasks_cfg_load(tasks_cfg_t *cfg, char *err, size_t errlen);
-
-/* The effective settings as one log line (secrets and URL passwords masked). */
-void tasks_cfg_log(const tasks_cfg_t *cfg);
-
-/* The table for --help. */
-void tasks_cfg_usage(FILE *f);
-
+/* The service's own settings (lib/svc loads them after its standard ones — TASKS_HTTP_LISTEN,
+ * TASKS_DATABASE_URL, … — logs them and prints them for --help). */
+extern const cfg_table_t tasks_cfg;
 
 #endif

@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
+
 static const char *const event_names[] = {"task.created", "task.updated", "task.completed",
                                           "task.deleted"};
 
 static long utf8_chars(const unsigned char *s, size_t n);
 static int text_field(const cJSON *v, const char *field, size_t max_chars, size_t max_bytes,
                       char *out, char *err, size_t errlen);
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
-const char *task_event_name(task_event_t ev)
+const char *tasks_model_event_name(task_event_t ev)
 {
     return (unsigned)ev < sizeof event_names / sizeof event_names[0] ? event_names[ev] : "?";
 }
@@ -90,7 +90,7 @@ static int text_field(const cJSON *v, const char *field, size_t max_chars, size_
     return 0;
 }
 
-void task_ascii_lower(char *s)
+void tasks_model_ascii_lower(char *s)
 {
     for (; *s; s++)
         if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
@@ -101,7 +101,7 @@ static int tag_cmp(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
-void task_tags_normalise(char (*names)[TASK_TAG_BYTES + 1], size_t *n)
+void tasks_model_tags_normalise(char (*names)[TASK_TAG_BYTES + 1], size_t *n)
 {
     if (*n < 2) return;
     qsort(names, *n, sizeof names[0], tag_cmp);
@@ -112,120 +112,6 @@ void task_tags_normalise(char (*names)[TASK_TAG_BYTES + 1], size_t *n)
             w++;
         }
     *n = w;
-}
-
-bool task_json_has_nul_escape(const char *json, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (json[i] != '\\') continue;
-        if (json[i + 1] == 'u' && i + 5 < len && json[i + 2] == '0' && json[i + 3] == '0' &&
-            json[i + 4] == '0' && json[i + 5] == '0')
-            return true;
-        i++; /* skip the escaped character: "\\u0000" is a backslash and text */
-    }
-    return false;
-}
-
-/* ==== time ============================================================================== */
-
-/* Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int task_time_parse(const char *s, int64_t *ms)
-{
-    static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int Y, M, D, h, mi, sec;
-    if (!s || strlen(s) < 20) return -1;
-    if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) ||
-        s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
-        return -1;
-    const char *p = s + 19;
-    int frac_ms = 0;
-    if (*p == '.') {
-        p++;
-        int nd = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (nd < 3) frac_ms = frac_ms * 10 + (*p - '0');
-            nd++, p++;
-        }
-        if (nd == 0 || nd > 9) return -1;
-        for (int k = nd; k < 3; k++) frac_ms *= 10;
-    }
-    int off_min = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-            return -1;
-        off_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p) return -1;
-    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-    if (M < 1 || M > 12 || D < 1) return -1;
-    unsigned dim = mdays[M - 1] + (M == 2 && leap);
-    if ((unsigned)D > dim || h > 23 || mi > 59 || sec > 59) return -1;
-    int64_t t = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + mi * 60 + sec;
-    t -= (int64_t)off_min * 60;
-    /* 1970-01-01 .. 9999-12-31T23:59:59.999Z, after the offset */
-    if (t < 0 || t > 253402300799LL) return -1;
-    *ms = t * 1000 + frac_ms;
-    return 0;
-}
-
-void task_time_format(int64_t ms, char out[TASK_TIME_LEN + 1])
-{
-    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int msec = (int)(ms - secs * 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999; /* outside what is ever stored */
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)y, m, d,
-             (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
-             (unsigned)msec);
-    memcpy(out, tmp, TASK_TIME_LEN);
-    out[TASK_TIME_LEN] = '\0';
 }
 
 /* ==== input ============================================================================= */
@@ -261,7 +147,7 @@ static int parse_tags(const cJSON *v, task_input_t *out, char *err, size_t errle
             return -1;
         out->ntags++;
     }
-    task_tags_normalise(out->tags, &out->ntags);
+    tasks_model_tags_normalise(out->tags, &out->ntags);
     out->has_tags = true;
     return 0;
 }
@@ -273,7 +159,7 @@ static int parse_due(const cJSON *v, task_input_t *out, char *err, size_t errlen
         out->due_null = true;
         return 0;
     }
-    if (!cJSON_IsString(v) || task_time_parse(v->valuestring, &out->due_ms) < 0) {
+    if (!cJSON_IsString(v) || rfc3339_parse(v->valuestring, &out->due_ms) < 0) {
         snprintf(err, errlen,
                  "due_at must be null or an RFC 3339 date-time such as 2030-01-31T17:00:00Z "
                  "(years 1970 to 9999)");
@@ -283,7 +169,7 @@ static int parse_due(const cJSON *v, task_input_t *out, char *err, size_t errlen
     return 0;
 }
 
-int task_input_parse(const cJSON *body, bool create, task_input_t *out, char *err, size_t errlen)
+int tasks_model_input_parse(const cJSON *body, bool create, task_input_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!cJSON_IsObject(body)) {
@@ -343,22 +229,7 @@ dup:
     return -1;
 }
 
-int task_id_parse(const char *s, int64_t *out)
-{
-    if (!s || !*s || strlen(s) > 19) return -1;
-    int64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return -1;
-        int d = *p - '0';
-        if (v > (INT64_MAX - d) / 10) return -1;
-        v = v * 10 + d;
-    }
-    if (v <= 0) return -1;
-    *out = v;
-    return 0;
-}
-
-int task_query_parse(const char *done, const char *tag, const char *q, const char *limit,
+int tasks_model_query_parse(const char *done, const char *tag, const char *q, const char *limit,
                      const char *cursor, task_query_t *out, const char **code, char *err,
                      size_t errlen)
 {
@@ -389,19 +260,19 @@ int task_query_parse(const char *done, const char *tag, const char *q, const cha
             return -1;
         }
         memcpy(out->q, q, n + 1);
-        task_ascii_lower(out->q);
+        tasks_model_ascii_lower(out->q);
         out->has_q = true;
     }
     if (limit) {
         int64_t v;
-        if (task_id_parse(limit, &v) < 0 || v > TASK_LIMIT_MAX) {
+        if (http_parse_id(limit, &v) < 0 || v > TASK_LIMIT_MAX) {
             snprintf(err, errlen, "limit must be an integer from 1 to %d", TASK_LIMIT_MAX);
             return -1;
         }
         out->limit = (int)v;
     }
     if (cursor && *cursor) {
-        if (task_id_parse(cursor, &out->cursor) < 0) {
+        if (http_parse_id(cursor, &out->cursor) < 0) {
             *code = "invalid_cursor";
             snprintf(err, errlen, "cursor is not one this service gave out");
             return -1;
@@ -420,13 +291,13 @@ static void put_time(buf_t *b, const char *key, bool has, int64_t ms)
         return;
     }
     char t[TASK_TIME_LEN + 1];
-    task_time_format(ms, t);
+    rfc3339_format(ms, t);
     buf_putc(b, '"');
     buf_puts(b, t);
     buf_putc(b, '"');
 }
 
-int task_render(buf_t *b, const task_t *t)
+int tasks_model_render(buf_t *b, const task_t *t)
 {
     buf_printf(b, "{\"id\":%lld,\"title\":", (long long)t->id);
     buf_json_str(b, t->title);
@@ -445,18 +316,18 @@ int task_render(buf_t *b, const task_t *t)
     return b->oom ? -1 : 0;
 }
 
-int task_event_render(buf_t *b, const char *event_id, task_event_t ev, const task_t *t)
+int tasks_model_event_render(buf_t *b, const char *event_id, task_event_t ev, const task_t *t)
 {
     char when[TASK_TIME_LEN + 1];
-    task_time_format(t->updated_ms, when);
+    rfc3339_format(t->updated_ms, when);
     buf_puts(b, "{\"id\":");
     buf_json_str(b, event_id);
     buf_printf(b,
                ",\"type\":\"%s\",\"occurred_at\":\"%s\",\"user_id\":%lld,\"task_id\":%lld,"
                "\"version\":%lld,\"task\":",
-               task_event_name(ev), when, (long long)t->user_id, (long long)t->id,
+               tasks_model_event_name(ev), when, (long long)t->user_id, (long long)t->id,
                (long long)t->version);
-    task_render(b, t);
+    tasks_model_render(b, t);
     buf_putc(b, '}');
     return b->oom ? -1 : 0;
 }

@@ -2,7 +2,7 @@
  * rendering tasks and events as JSON, times in RFC 3339. No I/O: unit-tested on its own
  * (tests/unit/test_tasks_model.c).
  *
- * One renderer (task_render) produces the JSON of a task everywhere it appears: API answers,
+ * One renderer (tasks_model_render) produces the JSON of a task everywhere it appears: API answers,
  * the Redis read model and the outbox event's "task", so the three never disagree. */
 #ifndef TASKS_MODEL_H
 #define TASKS_MODEL_H
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "rfc3339.h"
 
 #define TASK_TITLE_MAX 200 /* characters (code points) */
 #define TASK_TITLE_BYTES (TASK_TITLE_MAX * 4)
@@ -23,7 +24,7 @@
 #define TASK_LIMIT_DEFAULT 50
 #define TASK_LIMIT_MAX 200
 #define TASK_PRIORITY_DEFAULT 3
-#define TASK_TIME_LEN 24 /* "2024-05-01T12:00:00.123Z" */
+#define TASK_TIME_LEN RFC3339_LEN /* lib/rfc3339 */
 
 typedef struct task {
     int64_t id;
@@ -73,44 +74,31 @@ typedef enum {
 } task_event_t;
 
 /* "task.created" … "task.deleted". */
-const char *task_event_name(task_event_t ev);
+const char *tasks_model_event_name(task_event_t ev);
 
 /* Validates a JSON body. create: title required, priority defaults to 3, done not allowed;
  * update: any of title, priority, tags, due_at, done, at least one. Unknown fields, wrong
  * types and values out of range fail. Returns 0, or -1 with a message for the client in err
  * (which names the field). Tags are trimmed, deduplicated and sorted. */
-int task_input_parse(const cJSON *body, bool create, task_input_t *out, char *err, size_t errlen);
+int tasks_model_input_parse(const cJSON *body, bool create, task_input_t *out, char *err, size_t errlen);
 
 /* Validates the list query parameters (each NULL when absent). Returns 0, or -1 with a
  * stable error code in *code ("invalid_query" or "invalid_cursor") and a message. */
-int task_query_parse(const char *done, const char *tag, const char *q, const char *limit,
+int tasks_model_query_parse(const char *done, const char *tag, const char *q, const char *limit,
                      const char *cursor, task_query_t *out, const char **code, char *err,
                      size_t errlen);
 
-/* Parses a path id: decimal digits only, 1..INT64_MAX. Returns 0 or -1. */
-int task_id_parse(const char *s, int64_t *out);
-
-/* True when a raw JSON text contains the escape \u0000 (cJSON would cut the string there). */
-bool task_json_has_nul_escape(const char *json, size_t len);
-
-/* Parses an RFC 3339 date-time ("2024-05-01T12:00:00Z", fraction and ±hh:mm offsets allowed;
- * years 1970..9999) into Unix milliseconds (fraction truncated to ms). 0 or -1. */
-int task_time_parse(const char *s, int64_t *ms);
-
-/* Formats Unix milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" (TASK_TIME_LEN chars + NUL). */
-void task_time_format(int64_t ms, char out[TASK_TIME_LEN + 1]);
-
 /* Appends the task's JSON (the API shape, CONTRACT §3). Returns 0, or -1 if memory ran out. */
-int task_render(buf_t *b, const task_t *t);
+int tasks_model_render(buf_t *b, const task_t *t);
 
 /* Appends the event JSON (CONTRACT §5) for a change of t (t is the task after the change).
  * event_id is the UUID text. Returns 0 or -1 (memory). */
-int task_event_render(buf_t *b, const char *event_id, task_event_t ev, const task_t *t);
+int tasks_model_event_render(buf_t *b, const char *event_id, task_event_t ev, const task_t *t);
 
 /* ASCII-lowercases s in place (the title search folds ASCII letters only). */
-void task_ascii_lower(char *s);
+void tasks_model_ascii_lower(char *s);
 
 /* Sorts and deduplicates names[0..*n) (byte order), updating *n. */
-void task_tags_normalise(char (*names)[TASK_TAG_BYTES + 1], size_t *n);
+void tasks_model_tags_normalise(char (*names)[TASK_TAG_BYTES + 1], size_t *n);
 
 #endif

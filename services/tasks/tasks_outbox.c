@@ -39,7 +39,7 @@ static void *notifier_main(void *arg);
 
 /* ==== the event row ===================================================================== */
 
-int outbox_insert(PGconn *conn, const char *topic, task_event_t ev, const task_t *t,
+int tasks_outbox_insert(PGconn *conn, const char *topic, task_event_t ev, const task_t *t,
                   const char *traceparent, pg_err *err)
 {
     uuid_t u;
@@ -47,7 +47,7 @@ int outbox_insert(PGconn *conn, const char *topic, task_event_t ev, const task_t
     uuid_generate_random(u);
     uuid_unparse_lower(u, event_id);
     buf_t payload = BUF_INIT;
-    if (task_event_render(&payload, event_id, ev, t) < 0) {
+    if (tasks_model_event_render(&payload, event_id, ev, t) < 0) {
         buf_free(&payload);
         snprintf(err->msg, sizeof err->msg, "out of memory rendering an event");
         return -1;
@@ -55,7 +55,7 @@ int outbox_insert(PGconn *conn, const char *topic, task_event_t ev, const task_t
     char agg[24], ver[24];
     snprintf(agg, sizeof agg, "%lld", (long long)t->id);
     snprintf(ver, sizeof ver, "%lld", (long long)t->version);
-    const char *p[] = {event_id, task_event_name(ev), agg, ver, topic, agg, buf_str(&payload),
+    const char *p[] = {event_id, tasks_model_event_name(ev), agg, ver, topic, agg, buf_str(&payload),
                        traceparent && *traceparent ? traceparent : NULL};
     /* created_at is the insert's own time, not the transaction's start (now()): the row is
      * the change's last statement, so it is the commit time to within the commit itself,
@@ -77,15 +77,15 @@ static void wake_fd_init(void)
     atomic_store(&wake_fd, fd);
 }
 
-int outbox_local_wake_fd(void)
+int tasks_outbox_local_wake_fd(void)
 {
     pthread_once(&wake_once, wake_fd_init);
     return atomic_load(&wake_fd);
 }
 
-void outbox_poke(void)
+void tasks_outbox_poke(void)
 {
-    int fd = outbox_local_wake_fd();
+    int fd = tasks_outbox_local_wake_fd();
     if (fd >= 0) {
         uint64_t one = 1;
         ssize_t w = write(fd, &one, sizeof one); /* EAGAIN: the counter is full, still readable */
@@ -132,7 +132,7 @@ static void *notifier_main(void *arg)
         pthread_mutex_unlock(&nf.mu);
 
         if (!c) c = notifier_connect(nf.url);
-        PGresult *r = c ? PQexec(c, "SELECT pg_notify('" OUTBOX_CHANNEL "', '')") : NULL;
+        PGresult *r = c ? PQexec(c, "SELECT pg_notify('" TASKS_OUTBOX_CHANNEL "', '')") : NULL;
         bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
         PQclear(r);
         if (!ok) {
@@ -154,7 +154,7 @@ static void *notifier_main(void *arg)
     return NULL;
 }
 
-int outbox_notifier_start(const char *url, char *err, size_t errlen)
+int tasks_outbox_notifier_start(const char *url, char *err, size_t errlen)
 {
     pthread_mutex_lock(&nf.mu);
     nf.url = strdup(url);
@@ -172,7 +172,7 @@ int outbox_notifier_start(const char *url, char *err, size_t errlen)
     return 0;
 }
 
-void outbox_notifier_stop(void)
+void tasks_outbox_notifier_stop(void)
 {
     pthread_mutex_lock(&nf.mu);
     bool was = nf.running;
@@ -187,7 +187,7 @@ void outbox_notifier_stop(void)
 
 /* ==== statistics ======================================================================== */
 
-int outbox_stats_read(PGconn *c, outbox_stats_t *out, pg_err *err)
+int tasks_outbox_stats_read(PGconn *c, tasks_outbox_stats_t *out, pg_err *err)
 {
     memset(out, 0, sizeof *out);
     PGresult *r = pg_query(
@@ -209,7 +209,7 @@ int outbox_stats_read(PGconn *c, outbox_stats_t *out, pg_err *err)
     return 0;
 }
 
-void outbox_stats_json(const outbox_stats_t *s, char *out, size_t outlen)
+void tasks_outbox_stats_json(const tasks_outbox_stats_t *s, char *out, size_t outlen)
 {
     snprintf(out, outlen,
              "{\"backlog\":%lld,\"oldest_unpublished_age_seconds\":%.3f,\"dead\":%lld,"
@@ -220,7 +220,7 @@ void outbox_stats_json(const outbox_stats_t *s, char *out, size_t outlen)
 
 /* ==== maintenance ======================================================================= */
 
-int outbox_prune(PGconn *c, int64_t retention_ms, long long max_rows, long long *deleted,
+int tasks_outbox_prune(PGconn *c, int64_t retention_ms, long long max_rows, long long *deleted,
                  pg_err *err)
 {
     *deleted = 0;
@@ -242,7 +242,7 @@ int outbox_prune(PGconn *c, int64_t retention_ms, long long max_rows, long long 
     return 0;
 }
 
-long long outbox_replay(PGconn *c, int64_t from, int64_t to, bool include_published,
+long long tasks_outbox_replay(PGconn *c, int64_t from, int64_t to, bool include_published,
                         pg_err *err)
 {
     char f[24], t[24];
@@ -256,6 +256,6 @@ long long outbox_replay(PGconn *c, int64_t from, int64_t to, bool include_publis
                              "WHERE id >= $1 AND ($2::bigint IS NULL OR id <= $2) "
                              "AND (dead OR ($3::boolean AND published))",
                              3, p, err);
-    if (n > 0) PQclear(PQexec(c, "SELECT pg_notify('" OUTBOX_CHANNEL "', '')"));
+    if (n > 0) PQclear(PQexec(c, "SELECT pg_notify('" TASKS_OUTBOX_CHANNEL "', '')"));
     return n;
 }

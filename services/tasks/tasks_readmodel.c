@@ -1,11 +1,8 @@
-/* tasks_readmodel — the Redis read model; the rules are in tasks_readmodel.h.
- *
- * hiredis 0.14 contexts are not thread-safe: a small pool hands one to a thread at a time.
- * Every script is loaded once per connection (EVALSHA; a NOSCRIPT answer loads it again). */
+/* tasks_readmodel — the Redis read model; the rules are in tasks_readmodel.h. The
+ * connections, the breaker and the script loading are tasks_redis's. */
 #include "tasks_readmodel.h"
 
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,11 +16,11 @@
 
 #include "clock.h"
 #include "log.h"
+#include "tasks_redis.h"
 #include "tasks_store.h"
 
 #define KEY_EPOCH "tasks:rm:epoch"
 #define KEY_RUNID "tasks:rm:runid"
-#define BREAKER_MS 500
 #define KEEPER_PERIOD_MS 1000
 #define REBUILD_TRIES 4
 #define USERS_PAGE 256
@@ -127,22 +124,9 @@ static const char *const scripts[S_COUNT] = {LUA_INIT, LUA_APPLY, LUA_LIST, LUA_
 
 /* ---- state ---------------------------------------------------------------------------- */
 
-typedef struct rm_slot {
-    redisContext *c;
-    bool busy;
-    char sha[S_COUNT][41];
-} rm_slot;
-
-struct readmodel {
-    rm_config_t cfg;
-    char host[256], user[128], password[256];
-    int port, db;
-    pthread_mutex_t mu;
-    pthread_cond_t freed;
-    rm_slot *slots;
-    atomic_llong down_until_ms; /* breaker: skip Redis until then */
-    atomic_bool need_bump;      /* an update was missed: bump the epoch on the next connection */
-    atomic_bool up;
+struct tasks_readmodel {
+    tasks_readmodel_config_t cfg;
+    tasks_redis_t *redis; /* its recheck flag is rule 4's "an update was missed" */
     pthread_t keeper;
     bool keeper_started;
     atomic_bool stop;
@@ -153,177 +137,27 @@ struct readmodel {
         *m_bumps;
 };
 
-/* ==== URL =============================================================================== */
-
-int rm_url_parse(const char *url, char *host, size_t hostlen, int *port, char *user,
-                 size_t userlen, char *password, size_t pwlen, int *db, char *err,
-                 size_t errlen)
-{
-    *port = 6379;
-    *db = 0;
-    user[0] = password[0] = host[0] = '\0';
-    const char *p;
-    if (!strncmp(url, "redis://", 8))
-        p = url + 8;
-    else {
-        snprintf(err, errlen, "must start with redis://");
-        return -1;
-    }
-    const char *at = strrchr(p, '@');
-    const char *slash = strchr(p, '/');
-    if (at && (!slash || at < slash)) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ul = colon ? (size_t)(colon - p) : (size_t)(at - p);
-        if (ul >= userlen) goto bad;
-        memcpy(user, p, ul);
-        user[ul] = '\0';
-        if (colon) {
-            size_t pl = (size_t)(at - colon - 1);
-            if (pl >= pwlen) goto bad;
-            memcpy(password, colon + 1, pl);
-            password[pl] = '\0';
-        } else { /* redis://password@host is how some tools spell it */
-            snprintf(password, pwlen, "%s", user);
-            user[0] = '\0';
-        }
-        p = at + 1;
-    }
-    slash = strchr(p, '/');
-    size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-    const char *colon = memchr(p, ':', hl);
-    size_t hostl = colon ? (size_t)(colon - p) : hl;
-    if (hostl == 0 || hostl >= hostlen) goto bad;
-    memcpy(host, p, hostl);
-    host[hostl] = '\0';
-    if (colon) {
-        char *end;
-        long v = strtol(colon + 1, &end, 10);
-        if (end != p + hl || v < 1 || v > 65535) goto bad;
-        *port = (int)v;
-    }
-    if (slash && slash[1]) {
-        char *end;
-        long v = strtol(slash + 1, &end, 10);
-        if (*end || v < 0 || v > 1000) goto bad;
-        *db = (int)v;
-    }
-    return 0;
-bad:
-    snprintf(err, errlen, "not a redis://[[user]:password@]host[:port][/db] URL");
-    return -1;
-}
-
 /* ==== connections ======================================================================= */
 
-static void breaker_open(readmodel_t *rm)
+/* Rule 4, on every new connection (and before the next use after a missed update): compares
+ * the server's run_id with the one the model was built against — a Redis that restarted may
+ * hold an old state — and moves the epoch before this connection serves anything. */
+static int on_connect(tasks_redis_conn_t *s, bool force, void *user, char *err, size_t errlen)
 {
-    atomic_store(&rm->down_until_ms, clock_mono_ms() + BREAKER_MS);
-    atomic_store(&rm->up, false);
-}
-
-static bool reply_ok(redisContext *c, redisReply *r)
-{
-    return c->err == 0 && r && r->type != REDIS_REPLY_ERROR;
-}
-
-/* Runs a command given as argv; the reply or NULL (connection error or error reply; the
- * error reply is freed and *is_err set so the caller can tell them apart). */
-static redisReply *cmd(redisContext *c, int argc, const char **argv, const size_t *lens,
-                       bool *is_err, char *errbuf, size_t errlen)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
-    if (is_err) *is_err = false;
-    if (!r || c->err) {
-        if (errbuf) snprintf(errbuf, errlen, "%s", c->err ? c->errstr : "no reply");
-        if (r) freeReplyObject(r);
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        if (errbuf) snprintf(errbuf, errlen, "%.*s", (int)r->len, r->str);
-        if (is_err) *is_err = true;
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
-static int load_scripts(redisContext *c, rm_slot *s)
-{
-    for (int i = 0; i < S_COUNT; i++) {
-        redisReply *r = redisCommand(c, "SCRIPT LOAD %s", scripts[i]);
-        bool ok = reply_ok(c, r) && r->type == REDIS_REPLY_STRING && r->len == 40;
-        if (ok) memcpy(s->sha[i], r->str, 41);
-        if (r) freeReplyObject(r);
-        if (!ok) return -1;
-    }
-    return 0;
-}
-
-/* EVALSHA of script i, loading it again on NOSCRIPT. */
-static redisReply *run_script(rm_slot *s, int i, int nkeys, const char **keys, int nargs,
-                              const char **args, const size_t *arglens, char *err, size_t errlen)
-{
-    int argc = 3 + nkeys + nargs;
-    const char **argv = malloc((size_t)argc * sizeof *argv);
-    size_t *lens = malloc((size_t)argc * sizeof *lens);
-    if (!argv || !lens) {
-        free(argv);
-        free(lens);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    char nk[12];
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    argv[0] = "EVALSHA", argv[1] = s->sha[i], argv[2] = nk;
-    for (int k = 0; k < 3; k++) lens[k] = strlen(argv[k]);
-    for (int k = 0; k < nkeys; k++) argv[3 + k] = keys[k], lens[3 + k] = strlen(keys[k]);
-    for (int k = 0; k < nargs; k++)
-        argv[3 + nkeys + k] = args[k], lens[3 + nkeys + k] = arglens ? arglens[k] : strlen(args[k]);
-    bool is_err;
-    redisReply *r = cmd(s->c, argc, argv, lens, &is_err, err, errlen);
-    if (!r && is_err && !strncmp(err, "NOSCRIPT", 8) && load_scripts(s->c, s) == 0) {
-        argv[1] = s->sha[i];
-        r = cmd(s->c, argc, argv, lens, &is_err, err, errlen);
-    }
-    free(argv);
-    free(lens);
-    return r;
-}
-
-/* Compares the server's run_id with the one the model was built against (rule 4): a Redis
- * that restarted may hold an old state, so the epoch moves before this connection serves. */
-static int conn_init(readmodel_t *rm, rm_slot *s, char *err, size_t errlen)
-{
-    redisContext *c = s->c;
-    redisReply *r;
-    if (rm->password[0]) {
-        r = rm->user[0] ? redisCommand(c, "AUTH %s %s", rm->user, rm->password)
-                        : redisCommand(c, "AUTH %s", rm->password);
-        bool ok = reply_ok(c, r);
-        if (r) freeReplyObject(r);
-        if (!ok) return snprintf(err, errlen, "AUTH refused"), -1;
-    }
-    if (rm->db) {
-        r = redisCommand(c, "SELECT %d", rm->db);
-        bool ok = reply_ok(c, r);
-        if (r) freeReplyObject(r);
-        if (!ok) return snprintf(err, errlen, "SELECT %d refused", rm->db), -1;
-    }
-    if (load_scripts(c, s) < 0) return snprintf(err, errlen, "SCRIPT LOAD failed"), -1;
-    r = redisCommand(c, "INFO server");
+    tasks_readmodel_t *rm = user;
+    redisContext *c = tasks_redis_context(s);
+    redisReply *r = redisCommand(c, "INFO server");
     char runid[64] = "";
-    if (reply_ok(c, r) && r->type == REDIS_REPLY_STRING) {
+    if (tasks_redis_reply_ok(s, r) && r->type == REDIS_REPLY_STRING) {
         const char *p = strstr(r->str, "run_id:");
         if (p) sscanf(p + 7, "%63[0-9a-f]", runid);
     }
     if (r) freeReplyObject(r);
     if (!runid[0]) return snprintf(err, errlen, "INFO server has no run_id"), -1;
-    bool force = atomic_exchange(&rm->need_bump, false);
     const char *keys[] = {KEY_RUNID, KEY_EPOCH};
     const char *args[] = {runid, force ? "1" : "0"};
-    r = run_script(s, S_INIT, 2, keys, 2, args, NULL, err, errlen);
+    r = tasks_redis_script(s, S_INIT, 2, keys, 2, args, NULL, err, errlen);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        if (force) atomic_store(&rm->need_bump, true);
         if (r) freeReplyObject(r);
         return -1;
     }
@@ -335,88 +169,6 @@ static int conn_init(readmodel_t *rm, rm_slot *s, char *err, size_t errlen)
     }
     freeReplyObject(r);
     return 0;
-}
-
-/* Takes a connection, making one if needed. NULL when Redis is down (breaker open or the
- * connection failed: *down set) or every connection stays busy for wait_ms (*down clear). */
-static rm_slot *rm_acquire(readmodel_t *rm, long long wait_ms, bool *down)
-{
-    *down = true;
-    if (clock_mono_ms() < atomic_load(&rm->down_until_ms)) return NULL;
-    *down = false;
-    long long deadline = clock_mono_ms() + wait_ms;
-    rm_slot *s = NULL;
-    pthread_mutex_lock(&rm->mu);
-    for (;;) {
-        for (int i = 0; i < rm->cfg.pool_size; i++) {
-            rm_slot *t = &rm->slots[i];
-            if (t->busy) continue;
-            if (!s || (!s->c && t->c)) s = t;
-            if (s->c) break;
-        }
-        if (s) break;
-        long long left = deadline - clock_mono_ms();
-        if (left <= 0) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&rm->freed, &rm->mu, &ts);
-    }
-    if (s) s->busy = true;
-    pthread_mutex_unlock(&rm->mu);
-    if (!s) return NULL;
-    *down = true;
-
-    char err[256] = "";
-    if (!s->c) {
-        struct timeval tv = {rm->cfg.timeout_ms / 1000, (rm->cfg.timeout_ms % 1000) * 1000};
-        redisContext *c = redisConnectWithTimeout(rm->host, rm->port, tv);
-        if (c && !c->err) redisSetTimeout(c, tv);
-        if (!c || c->err) {
-            snprintf(err, sizeof err, "%s", c ? c->errstr : "out of memory");
-            if (c) redisFree(c);
-            goto fail;
-        }
-        s->c = c;
-        if (conn_init(rm, s, err, sizeof err) < 0) goto fail;
-        if (!atomic_load(&rm->up)) log_info("read model: connected to Redis");
-    } else if (atomic_load(&rm->need_bump)) {
-        if (conn_init(rm, s, err, sizeof err) < 0) goto fail;
-    }
-    atomic_store(&rm->up, true);
-    *down = false;
-    return s;
-fail:
-    if (atomic_load(&rm->up))
-        log_warn("read model: Redis unavailable; reads fall back to PostgreSQL",
-                 LOG_STR("error", err));
-    if (s->c) redisFree(s->c);
-    s->c = NULL;
-    breaker_open(rm);
-    pthread_mutex_lock(&rm->mu);
-    s->busy = false;
-    pthread_cond_signal(&rm->freed);
-    pthread_mutex_unlock(&rm->mu);
-    return NULL;
-}
-
-/* Returns a connection; a broken one (I/O error, timeout) is closed and opens the breaker. */
-static void rm_release(readmodel_t *rm, rm_slot *s, bool broken)
-{
-    if (broken) {
-        if (atomic_load(&rm->up))
-            log_warn("read model: Redis connection failed; reads fall back to PostgreSQL",
-                     LOG_STR("error", s->c && s->c->err ? s->c->errstr : "error reply"));
-        if (s->c) redisFree(s->c);
-        s->c = NULL;
-        breaker_open(rm);
-    }
-    pthread_mutex_lock(&rm->mu);
-    s->busy = false;
-    pthread_cond_signal(&rm->freed);
-    pthread_mutex_unlock(&rm->mu);
 }
 
 /* ==== keys ============================================================================== */
@@ -437,42 +189,42 @@ static void keys_for(int64_t uid, user_keys *k)
 
 /* ==== updates =========================================================================== */
 
-void rm_apply(readmodel_t *rm, const task_t *t, bool deleted)
+void tasks_readmodel_apply(tasks_readmodel_t *rm, const task_t *t, bool deleted)
 {
     if (!rm) return;
     bool down;
     /* a busy pool is worth waiting for: giving up here invalidates the whole model */
-    rm_slot *s = rm_acquire(rm, APPLY_WAIT_MS, &down);
+    tasks_redis_conn_t *s = tasks_redis_acquire(rm->redis, APPLY_WAIT_MS, &down);
     if (!s) {
-        atomic_store(&rm->need_bump, true); /* rule 4: repaired when Redis answers again */
+        tasks_redis_recheck(rm->redis); /* rule 4: repaired when Redis answers again */
         metrics_add(rm->m_apply_failed, 1);
         return;
     }
     user_keys k;
     keys_for(t->user_id, &k);
     buf_t doc = BUF_INIT;
-    if (!deleted) task_render(&doc, t);
+    if (!deleted) tasks_model_render(&doc, t);
     char id[24], ver[24], now[24], err[256];
     snprintf(id, sizeof id, "%lld", (long long)t->id);
     snprintf(ver, sizeof ver, "%lld", (long long)t->version);
     snprintf(now, sizeof now, "%lld", (long long)clock_wall_ms());
     const char *keys[] = {k.hash, k.order, k.ver, k.deleted, k.built, k.gen, KEY_EPOCH};
     const char *args[] = {id, ver, deleted ? "" : buf_str(&doc), now};
-    redisReply *r = doc.oom ? NULL : run_script(s, S_APPLY, 7, keys, 4, args, NULL, err, sizeof err);
+    redisReply *r = doc.oom ? NULL : tasks_redis_script(s, S_APPLY, 7, keys, 4, args, NULL, err, sizeof err);
     buf_free(&doc);
     if (!r || r->type != REDIS_REPLY_INTEGER) {
-        atomic_store(&rm->need_bump, true);
+        tasks_redis_recheck(rm->redis);
         metrics_add(rm->m_apply_failed, 1);
         log_warn("read model: update not applied; the model will be rebuilt",
                  LOG_INT("task_id", t->id), LOG_STR("error", r ? "unexpected reply" : err));
-        bool broken = s->c->err != 0;
+        bool broken = tasks_redis_broken(s);
         if (r) freeReplyObject(r);
-        rm_release(rm, s, broken);
+        tasks_redis_release(rm->redis, s, broken);
         return;
     }
     long long res = r->integer;
     freeReplyObject(r);
-    rm_release(rm, s, false);
+    tasks_redis_release(rm->redis, s, false);
     metrics_add(res == 1 ? rm->m_apply_ok : res == 0 ? rm->m_apply_skipped : rm->m_apply_stale, 1);
 }
 
@@ -498,7 +250,7 @@ static int fill_temporary(redisContext *c, char tmp[3][96], const task_t *ts, si
         for (size_t i = 0; rc == 0 && i < m; i++) {
             snprintf(nums[i][0], sizeof nums[i][0], "%lld", (long long)ts[at + i].id);
             snprintf(nums[i][1], sizeof nums[i][1], "%lld", (long long)ts[at + i].version);
-            if (task_render(&docs[i], &ts[at + i]) < 0) rc = -1;
+            if (tasks_model_render(&docs[i], &ts[at + i]) < 0) rc = -1;
         }
         /* HSET hash id json…; ZADD order id id…; HSET ver id version… */
         for (int cmd = 0; rc == 0 && cmd < 3; cmd++) {
@@ -534,13 +286,13 @@ static int fill_temporary(redisContext *c, char tmp[3][96], const task_t *ts, si
 /* Rule 3: gen and epoch are read before the PostgreSQL snapshot; the swap script installs
  * the rebuilt projection only if neither moved. Returns 1 rebuilt, 0 lost every race,
  * -1 error. */
-static int rebuild_user(readmodel_t *rm, rm_slot *s, int64_t uid, long *ntasks)
+static int rebuild_user(tasks_readmodel_t *rm, tasks_redis_conn_t *s, int64_t uid, long *ntasks)
 {
     user_keys k;
     keys_for(uid, &k);
     for (int attempt = 0; attempt < REBUILD_TRIES; attempt++) {
-        redisReply *g = redisCommand(s->c, "MGET %s %s", k.gen, KEY_EPOCH);
-        if (!reply_ok(s->c, g) || g->type != REDIS_REPLY_ARRAY || g->elements != 2 ||
+        redisReply *g = redisCommand(tasks_redis_context(s), "MGET %s %s", k.gen, KEY_EPOCH);
+        if (!tasks_redis_reply_ok(s, g) || g->type != REDIS_REPLY_ARRAY || g->elements != 2 ||
             g->element[1]->type != REDIS_REPLY_STRING) {
             if (g) freeReplyObject(g);
             return -1;
@@ -554,7 +306,7 @@ static int rebuild_user(readmodel_t *rm, rm_slot *s, int64_t uid, long *ntasks)
         task_t *ts = NULL;
         size_t n = 0;
         pg_err pe;
-        if (store_user_tasks(rm->cfg.pool, uid, &ts, &n, &pe) < 0) {
+        if (tasks_store_user_tasks(rm->cfg.pool, uid, &ts, &n, &pe) < 0) {
             log_warn("read model: rebuild cannot read PostgreSQL", LOG_STR("error", pe.msg));
             return -1;
         }
@@ -564,7 +316,7 @@ static int rebuild_user(readmodel_t *rm, rm_slot *s, int64_t uid, long *ntasks)
         snprintf(tmp[0], sizeof tmp[0], "%s:rebuild:%08x:hash", k.hash, rnd);
         snprintf(tmp[1], sizeof tmp[1], "%s:rebuild:%08x:order", k.hash, rnd);
         snprintf(tmp[2], sizeof tmp[2], "%s:rebuild:%08x:ver", k.hash, rnd);
-        int rc = fill_temporary(s->c, tmp, ts, n);
+        int rc = fill_temporary(tasks_redis_context(s), tmp, ts, n);
         free(ts);
         char now[24], err[256] = "filling the temporary keys failed";
         snprintf(now, sizeof now, "%lld", (long long)clock_wall_ms());
@@ -572,7 +324,7 @@ static int rebuild_user(readmodel_t *rm, rm_slot *s, int64_t uid, long *ntasks)
             const char *keys[] = {k.hash, k.order, k.ver,  k.deleted, k.built,
                                   k.gen,  KEY_EPOCH, tmp[0], tmp[1], tmp[2]};
             const char *args[] = {gen, epoch, now};
-            redisReply *r = run_script(s, S_REBUILD, 10, keys, 3, args, NULL, err, sizeof err);
+            redisReply *r = tasks_redis_script(s, S_REBUILD, 10, keys, 3, args, NULL, err, sizeof err);
             rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
             if (r) freeReplyObject(r);
         }
@@ -592,7 +344,7 @@ static int rebuild_user(readmodel_t *rm, rm_slot *s, int64_t uid, long *ntasks)
 
 /* Rebuilds every user whose projection is not of the current epoch. Stops early on stop or
  * error. Returns 0 when every user was visited, -1 otherwise. */
-static int rebuild_all_users(readmodel_t *rm, bool (*stop)(readmodel_t *), long *users,
+static int rebuild_all_users(tasks_readmodel_t *rm, bool (*stop)(tasks_readmodel_t *), long *users,
                              long *tasks, long long *epoch_out)
 {
     int64_t after = 0;
@@ -601,7 +353,7 @@ static int rebuild_all_users(readmodel_t *rm, bool (*stop)(readmodel_t *), long 
     for (;;) {
         size_t n = 0;
         pg_err pe;
-        if (store_users_after(rm->cfg.pool, after, ids, USERS_PAGE, &n, &pe) < 0) {
+        if (tasks_store_users_after(rm->cfg.pool, after, ids, USERS_PAGE, &n, &pe) < 0) {
             log_warn("read model: listing users failed", LOG_STR("error", pe.msg));
             return -1;
         }
@@ -609,12 +361,12 @@ static int rebuild_all_users(readmodel_t *rm, bool (*stop)(readmodel_t *), long 
         for (size_t i = 0; i < n; i++) {
             if (stop && stop(rm)) return -1;
             bool down;
-            rm_slot *s = rm_acquire(rm, APPLY_WAIT_MS, &down);
+            tasks_redis_conn_t *s = tasks_redis_acquire(rm->redis, APPLY_WAIT_MS, &down);
             if (!s) return -1;
             user_keys k;
             keys_for(ids[i], &k);
-            redisReply *r = redisCommand(s->c, "MGET %s %s", k.built, KEY_EPOCH);
-            bool broken = !reply_ok(s->c, r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2;
+            redisReply *r = redisCommand(tasks_redis_context(s), "MGET %s %s", k.built, KEY_EPOCH);
+            bool broken = !tasks_redis_reply_ok(s, r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2;
             bool fresh = !broken && r->element[0]->type == REDIS_REPLY_STRING &&
                          r->element[1]->type == REDIS_REPLY_STRING &&
                          !strcmp(r->element[0]->str, r->element[1]->str);
@@ -622,8 +374,8 @@ static int rebuild_all_users(readmodel_t *rm, bool (*stop)(readmodel_t *), long 
                 *epoch_out = strtoll(r->element[1]->str, NULL, 10);
             if (r) freeReplyObject(r);
             int rc = broken ? -1 : fresh ? 1 : rebuild_user(rm, s, ids[i], tasks);
-            broken = broken || (s->c && s->c->err != 0);
-            rm_release(rm, s, broken);
+            broken = broken || tasks_redis_broken(s);
+            tasks_redis_release(rm->redis, s, broken);
             if (broken) return -1; /* Redis went away: the pass starts again later */
             /* one user failing (or losing every race) does not hold up the others: it is
              * rebuilt when read, and the pass is repeated */
@@ -634,15 +386,15 @@ static int rebuild_all_users(readmodel_t *rm, bool (*stop)(readmodel_t *), long 
     }
 }
 
-int rm_rebuild_all(readmodel_t *rm, long *users, long *tasks, char *err, size_t errlen)
+int tasks_readmodel_rebuild_all(tasks_readmodel_t *rm, long *users, long *tasks, char *err, size_t errlen)
 {
     *users = *tasks = 0;
-    atomic_store(&rm->need_bump, true); /* the next connection moves the epoch */
+    tasks_redis_recheck(rm->redis); /* the next connection moves the epoch */
     bool down;
-    rm_slot *s = rm_acquire(rm, APPLY_WAIT_MS, &down);
+    tasks_redis_conn_t *s = tasks_redis_acquire(rm->redis, APPLY_WAIT_MS, &down);
     if (!s) return snprintf(err, errlen, "Redis is not available"), -1;
-    rm_release(rm, s, false);
-    if (atomic_load(&rm->need_bump)) return snprintf(err, errlen, "could not move the epoch"), -1;
+    tasks_redis_release(rm->redis, s, false);
+    if (tasks_redis_recheck_pending(rm->redis)) return snprintf(err, errlen, "could not move the epoch"), -1;
     if (rebuild_all_users(rm, NULL, users, tasks, NULL) < 0)
         return snprintf(err, errlen, "the rebuild stopped early (see the log)"), -1;
     metrics_add(rm->m_rebuild_full, 1);
@@ -651,7 +403,7 @@ int rm_rebuild_all(readmodel_t *rm, long *users, long *tasks, char *err, size_t 
 
 /* ==== reads ============================================================================= */
 
-void rm_render_list(buf_t *body, const char *const *docs, size_t n, int64_t next)
+void tasks_readmodel_render_list(buf_t *body, const char *const *docs, size_t n, int64_t next)
 {
     buf_puts(body, "{\"tasks\":[");
     for (size_t i = 0; i < n; i++) {
@@ -665,7 +417,7 @@ void rm_render_list(buf_t *body, const char *const *docs, size_t n, int64_t next
 }
 
 /* Runs the list script once: 1 served, 0 not built, -1 failed. */
-static int list_once(readmodel_t *rm, rm_slot *s, const user_keys *k, const task_query_t *q,
+static int list_once(tasks_readmodel_t *rm, tasks_redis_conn_t *s, const user_keys *k, const task_query_t *q,
                      buf_t *body, bool *broken)
 {
     char cursor[24] = "", limit[16];
@@ -675,8 +427,8 @@ static int list_once(readmodel_t *rm, rm_slot *s, const user_keys *k, const task
     const char *args[] = {cursor, limit, q->done < 0 ? "" : q->done ? "1" : "0",
                           q->has_tag ? q->tag : "", q->has_q ? q->q : ""};
     char err[256];
-    redisReply *r = run_script(s, S_LIST, 4, keys, 5, args, NULL, err, sizeof err);
-    *broken = s->c->err != 0;
+    redisReply *r = tasks_redis_script(s, S_LIST, 4, keys, 5, args, NULL, err, sizeof err);
+    *broken = tasks_redis_broken(s);
     if (!r) {
         log_warn("read model: list failed", LOG_STR("error", err));
         return -1;
@@ -699,17 +451,17 @@ static int list_once(readmodel_t *rm, rm_slot *s, const user_keys *k, const task
     for (size_t i = 0; i < n; i++)
         docs[i] = r->element[2 * i + 1]->str;
     int64_t next = pairs > (size_t)q->limit ? strtoll(r->element[2 * (n - 1)]->str, NULL, 10) : 0;
-    rm_render_list(body, docs, n, next);
+    tasks_readmodel_render_list(body, docs, n, next);
     free(docs);
     freeReplyObject(r);
     return 1;
 }
 
-int rm_list(readmodel_t *rm, int64_t user_id, const task_query_t *q, buf_t *body,
+int tasks_readmodel_list(tasks_readmodel_t *rm, int64_t user_id, const task_query_t *q, buf_t *body,
             const char **why)
 {
     bool down;
-    rm_slot *s = rm_acquire(rm, rm->cfg.timeout_ms, &down);
+    tasks_redis_conn_t *s = tasks_redis_acquire(rm->redis, rm->cfg.timeout_ms, &down);
     if (!s) {
         *why = down ? "redis_down" : "busy";
         metrics_add(down ? rm->m_fb_down : rm->m_fb_busy, 1);
@@ -722,10 +474,10 @@ int rm_list(readmodel_t *rm, int64_t user_id, const task_query_t *q, buf_t *body
     if (rc == 0 && !broken) {
         /* not built in this epoch: build this user now, then serve */
         int rb = rebuild_user(rm, s, user_id, NULL);
-        broken = s->c->err != 0;
+        broken = tasks_redis_broken(s);
         if (rb == 1 && !broken) rc = list_once(rm, s, &k, q, body, &broken);
     }
-    rm_release(rm, s, broken);
+    tasks_redis_release(rm->redis, s, broken);
     if (rc == 1) {
         metrics_add(rm->m_hits, 1);
         return 1;
@@ -736,14 +488,14 @@ int rm_list(readmodel_t *rm, int64_t user_id, const task_query_t *q, buf_t *body
     return 0;
 }
 
-bool rm_up(readmodel_t *rm)
+bool tasks_readmodel_up(tasks_readmodel_t *rm)
 {
-    return rm && atomic_load(&rm->up);
+    return rm && tasks_redis_up(rm->redis);
 }
 
 /* ==== the keeper ======================================================================== */
 
-static bool keeper_stop(readmodel_t *rm)
+static bool keeper_stop(tasks_readmodel_t *rm)
 {
     return atomic_load(&rm->stop);
 }
@@ -752,17 +504,17 @@ static bool keeper_stop(readmodel_t *rm)
  * when the epoch differs from the last full rebuild this keeper finished, rebuild all. */
 static void *keeper_main(void *arg)
 {
-    readmodel_t *rm = arg;
+    tasks_readmodel_t *rm = arg;
     while (!keeper_stop(rm)) {
         bool down;
-        rm_slot *s = rm_acquire(rm, APPLY_WAIT_MS, &down);
+        tasks_redis_conn_t *s = tasks_redis_acquire(rm->redis, APPLY_WAIT_MS, &down);
         long long epoch = -1;
         if (s) {
-            redisReply *r = redisCommand(s->c, "GET %s", KEY_EPOCH);
-            bool ok = reply_ok(s->c, r);
+            redisReply *r = redisCommand(tasks_redis_context(s), "GET %s", KEY_EPOCH);
+            bool ok = tasks_redis_reply_ok(s, r);
             if (ok && r->type == REDIS_REPLY_STRING) epoch = strtoll(r->str, NULL, 10);
             if (r) freeReplyObject(r);
-            rm_release(rm, s, !ok);
+            tasks_redis_release(rm->redis, s, !ok);
         }
         if (epoch >= 0 && epoch != rm->full_epoch) {
             long users = 0, tasks = 0;
@@ -781,7 +533,7 @@ static void *keeper_main(void *arg)
     return NULL;
 }
 
-int rm_keeper_start(readmodel_t *rm, char *err, size_t errlen)
+int tasks_readmodel_keeper_start(tasks_readmodel_t *rm, char *err, size_t errlen)
 {
     if (pthread_create(&rm->keeper, NULL, keeper_main, rm) != 0) {
         snprintf(err, errlen, "cannot start the read model keeper thread");
@@ -798,7 +550,7 @@ static metrics_series_t *series(metrics_family_t *f, const char *v)
     return metrics_series(f, METRICS_LABELS(v));
 }
 
-static void register_metrics(readmodel_t *rm, metrics_registry_t *reg)
+static void register_metrics(tasks_readmodel_t *rm, metrics_registry_t *reg)
 {
     if (!reg) return;
     char e[256];
@@ -829,41 +581,37 @@ static void register_metrics(readmodel_t *rm, metrics_registry_t *reg)
     rm->m_bumps = metrics_series(f, NULL);
 }
 
-int rm_new(const rm_config_t *cfg, readmodel_t **out, char *err, size_t errlen)
+int tasks_readmodel_new(const tasks_readmodel_config_t *cfg, tasks_readmodel_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    readmodel_t *rm = calloc(1, sizeof *rm);
+    tasks_readmodel_t *rm = calloc(1, sizeof *rm);
     if (!rm) return snprintf(err, errlen, "out of memory"), -1;
-    rm->stop_fd = -1;
-    pthread_mutex_init(&rm->mu, NULL);
-    pthread_cond_init(&rm->freed, NULL);
     rm->cfg = *cfg;
-    if (rm->cfg.pool_size < 1) rm->cfg.pool_size = 1;
-    char why[128];
-    if (rm_url_parse(cfg->url, rm->host, sizeof rm->host, &rm->port, rm->user, sizeof rm->user,
-                     rm->password, sizeof rm->password, &rm->db, why, sizeof why) < 0) {
-        snprintf(err, errlen, "REDIS_URL: %s", why);
-        rm_free(rm);
-        return -1;
-    }
-    rm->slots = calloc((size_t)rm->cfg.pool_size, sizeof *rm->slots);
     rm->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!rm->slots || rm->stop_fd < 0) {
-        snprintf(err, errlen, "out of memory");
-        rm_free(rm);
-        return -1;
-    }
-    atomic_init(&rm->down_until_ms, 0);
-    atomic_init(&rm->need_bump, false);
-    atomic_init(&rm->up, false);
     atomic_init(&rm->stop, false);
     rm->full_epoch = -1;
     register_metrics(rm, cfg->metrics);
+    tasks_redis_config_t rc = {.url = cfg->url,
+                               .pool_size = cfg->pool_size,
+                               .timeout_ms = cfg->timeout_ms,
+                               .scripts = scripts,
+                               .nscripts = S_COUNT,
+                               .on_connect = on_connect,
+                               .user = rm};
+    if (rm->stop_fd < 0) {
+        snprintf(err, errlen, "cannot make an eventfd");
+        tasks_readmodel_free(rm);
+        return -1;
+    }
+    if (tasks_redis_new(&rc, &rm->redis, err, errlen) < 0) {
+        tasks_readmodel_free(rm);
+        return -1;
+    }
     *out = rm;
     return 0;
 }
 
-void rm_free(readmodel_t *rm)
+void tasks_readmodel_free(tasks_readmodel_t *rm)
 {
     if (!rm) return;
     if (rm->keeper_started) {
@@ -873,11 +621,7 @@ void rm_free(readmodel_t *rm)
         (void)w;
         pthread_join(rm->keeper, NULL);
     }
-    for (int i = 0; rm->slots && i < rm->cfg.pool_size; i++)
-        if (rm->slots[i].c) redisFree(rm->slots[i].c);
-    pthread_mutex_destroy(&rm->mu);
-    pthread_cond_destroy(&rm->freed);
-    free(rm->slots);
+    tasks_redis_free(rm->redis);
     if (rm->stop_fd >= 0) close(rm->stop_fd);
     free(rm);
 }

@@ -39,50 +39,45 @@
 #include "pg.h"
 #include "tasks_model.h"
 
-typedef struct readmodel readmodel_t;
+typedef struct tasks_readmodel tasks_readmodel_t;
 
-typedef struct rm_config {
+typedef struct tasks_readmodel_config {
     const char *url;     /* redis://[[user]:password@]host[:port][/db] */
     int pool_size;
     int64_t timeout_ms;  /* connect and command timeout */
     pg_pool *pool;       /* for rebuilds */
     metrics_registry_t *metrics; /* NULL: none */
-} rm_config_t;
-
-/* Parses a Redis URL. Returns 0, or -1 with the reason in err. */
-int rm_url_parse(const char *url, char *host, size_t hostlen, int *port, char *user,
-                 size_t userlen, char *password, size_t pwlen, int *db, char *err,
-                 size_t errlen);
+} tasks_readmodel_config_t;
 
 /* Creates the read model client (nothing connected yet). 0, or -1 with err. */
-int rm_new(const rm_config_t *cfg, readmodel_t **out, char *err, size_t errlen);
+int tasks_readmodel_new(const tasks_readmodel_config_t *cfg, tasks_readmodel_t **out, char *err, size_t errlen);
 
 /* Starts the keeper: notices epoch changes and rebuilds every user in the background, and
  * reconnects (bumping the epoch if updates were missed). 0 or -1. */
-int rm_keeper_start(readmodel_t *rm, char *err, size_t errlen);
+int tasks_readmodel_keeper_start(tasks_readmodel_t *rm, char *err, size_t errlen);
 
 /* Stops the keeper and frees everything. NULL is ignored. */
-void rm_free(readmodel_t *rm);
+void tasks_readmodel_free(tasks_readmodel_t *rm);
 
 /* Applies a committed change (t after the change; deleted: t was deleted). Never fails for
  * the caller: a failure is remembered and repaired (rule 4). */
-void rm_apply(readmodel_t *rm, const task_t *t, bool deleted);
+void tasks_readmodel_apply(tasks_readmodel_t *rm, const task_t *t, bool deleted);
 
 /* Serves a list from Redis: appends the whole response body ({"tasks":[…],"next_cursor":…})
  * to body and returns 1; returns 0 when the caller must read PostgreSQL instead, with the
  * reason ("redis_down", "not_built", "error") in *why. */
-int rm_list(readmodel_t *rm, int64_t user_id, const task_query_t *q, buf_t *body,
+int tasks_readmodel_list(tasks_readmodel_t *rm, int64_t user_id, const task_query_t *q, buf_t *body,
             const char **why);
 
 /* Invalidates the whole model (bumps the epoch) and rebuilds every user now. For
  * `tasks-service --rebuild-read-model`. Returns 0 with counts, or -1 with err. */
-int rm_rebuild_all(readmodel_t *rm, long *users, long *tasks, char *err, size_t errlen);
+int tasks_readmodel_rebuild_all(tasks_readmodel_t *rm, long *users, long *tasks, char *err, size_t errlen);
 
 /* True when the last Redis operation succeeded (for the dependency gauge). */
-bool rm_up(readmodel_t *rm);
+bool tasks_readmodel_up(tasks_readmodel_t *rm);
 
 /* The JSON envelope shared by both read paths: ids[i] and docs[i] for n tasks (already
  * limited); next is the cursor or 0. */
-void rm_render_list(buf_t *body, const char *const *docs, size_t n, int64_t next);
+void tasks_readmodel_render_list(buf_t *body, const char *const *docs, size_t n, int64_t next);
 
 #endif

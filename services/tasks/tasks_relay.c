@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 
 #include "clock.h"
+#include "kafka.h"
 #include "buf.h"
 #include "log.h"
 #include "pg.h"
@@ -61,17 +62,17 @@ typedef struct relay_row {
     rd_kafka_resp_err_t err;
 } relay_row_t;
 
-struct relay {
-    relay_config_t cfg;
+struct tasks_relay {
+    tasks_relay_config_t cfg;
     char *url, *brokers; /* owned copies */
     pthread_t thread;
     bool threaded;
     atomic_bool stop;
     int stop_fd;
     PGconn *conn;
-    rd_kafka_t *rk;
-    atomic_bool fatal;
-    bool held[RELAY_SHARDS];
+    kafka_client_t *kafka;
+    rd_kafka_t *rk; /* kafka_handle(kafka), or NULL */
+    bool held[TASKS_RELAY_SHARDS];
     int nheld;
     atomic_int shards_gauge;
     unsigned rotor;
@@ -79,25 +80,23 @@ struct relay {
     /* the batch */
     uintptr_t round;
     relay_row_t *rows;
-    relay_pick_row_t *picks;
+    tasks_relay_pick_row_t *picks;
     bool *send;
     size_t outstanding;
     /* what happened, for logs and metrics */
     atomic_uint_fast64_t published;
     uint64_t published_logged, failed, queue_full_waits;
     bool kafka_down_logged;
-    rd_kafka_resp_err_t last_logged_err;
-    long long last_err_log_ms;
     metrics_series_t *m_published, *m_failed_transient, *m_failed_permanent, *m_dead,
         *m_batches, *m_latency, *m_queue_full;
 };
 
-static bool stopping(relay_t *r);
-static bool wait_for_work(relay_t *r, long long timeout_ms);
+static bool stopping(tasks_relay_t *r);
+static bool wait_for_work(tasks_relay_t *r, long long timeout_ms);
 
 /* ==== pure parts ======================================================================== */
 
-size_t relay_pick(const relay_pick_row_t *rows, size_t n, bool *send)
+size_t tasks_relay_pick(const tasks_relay_pick_row_t *rows, size_t n, bool *send)
 {
     size_t picked = 0;
     for (size_t i = 0; i < n; i++) {
@@ -113,12 +112,12 @@ size_t relay_pick(const relay_pick_row_t *rows, size_t n, bool *send)
     return picked;
 }
 
-bool relay_err_purged(rd_kafka_resp_err_t err)
+bool tasks_relay_err_purged(rd_kafka_resp_err_t err)
 {
     return err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
 }
 
-bool relay_err_permanent(rd_kafka_resp_err_t err)
+bool tasks_relay_err_permanent(rd_kafka_resp_err_t err)
 {
     switch (err) {
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
@@ -140,7 +139,7 @@ bool relay_err_permanent(rd_kafka_resp_err_t err)
     }
 }
 
-int64_t relay_backoff_ms(int64_t base_ms, int attempts)
+int64_t tasks_relay_backoff_ms(int64_t base_ms, int attempts)
 {
     if (base_ms <= 0) base_ms = 1;
     int64_t b = base_ms;
@@ -149,7 +148,7 @@ int64_t relay_backoff_ms(int64_t base_ms, int attempts)
     return b < MAX_BACKOFF_MS ? b : MAX_BACKOFF_MS;
 }
 
-int relay_shard_target(int shards, int n)
+int tasks_relay_shard_target(int shards, int n)
 {
     if (n < 1) n = 1;
     return (shards + n - 1) / n;
@@ -157,23 +156,22 @@ int relay_shard_target(int shards, int n)
 
 /* ==== small helpers ===================================================================== */
 
-static bool stopping(relay_t *r)
+static bool stopping(tasks_relay_t *r)
 {
     return atomic_load(&r->stop) || shutdown_requested();
 }
 
 static double shards_gauge(void *ctx)
 {
-    return (double)atomic_load(&((relay_t *)ctx)->shards_gauge);
+    return (double)atomic_load(&((tasks_relay_t *)ctx)->shards_gauge);
 }
 
 /* ==== Kafka ============================================================================= */
 
 /* Delivery report: runs inside rd_kafka_poll on the relay thread. */
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+static void on_delivery(const rd_kafka_message_t *m, void *opaque)
 {
-    (void)rk;
-    relay_t *r = opaque;
+    tasks_relay_t *r = opaque;
     /* the opaque is (round << 24 | index + 1), not a pointer: a report that arrives after its
      * round gave up on it (it cannot, short of a hung librdkafka) must not touch the rows of
      * a later round */
@@ -203,83 +201,32 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-/* Client-level errors (broker connections): logged when the error changes or every 30 s, so
- * an outage writes a few lines, not one per reconnect attempt. */
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    relay_t *r = opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char why[256];
-        rd_kafka_fatal_error(rk, why, sizeof why);
-        log_error("relay: fatal producer error; the producer is made again",
-                  LOG_STR("error", why));
-        atomic_store(&r->fatal, true);
-        return;
-    }
-    long long now = clock_mono_ms();
-    if (err == (int)r->last_logged_err && now - r->last_err_log_ms < 30000) return;
-    r->last_logged_err = (rd_kafka_resp_err_t)err;
-    r->last_err_log_ms = now;
-    log_warn("relay: kafka client error", LOG_STR("error", rd_kafka_err2name(err)),
-             LOG_STR("reason", reason));
-}
-
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    log_emit(level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : LOG_DEBUG, "librdkafka",
-             (const log_field_t[]){LOG_STR("facility", fac), LOG_STR("detail", buf)}, 2);
-}
-
-static int producer_create(relay_t *r, char *err, size_t errlen)
+/* The idempotent producer (lib/kafka's policy) with the relay's own limits. */
+static int producer_create(tasks_relay_t *r, char *err, size_t errlen)
 {
     char timeout[24], qmax[24];
     snprintf(timeout, sizeof timeout, "%lld", (long long)r->cfg.delivery_timeout_ms);
     snprintf(qmax, sizeof qmax, "%d", r->cfg.queue_max);
-    const char *props[][2] = {
-        {"bootstrap.servers", r->brokers},
-        {"client.id", RELAY_APP_NAME},
-        /* no duplicates from the producer's own retries, order kept per partition */
-        {"enable.idempotence", "true"},
-        {"acks", "all"},
-        {"linger.ms", "1"},
-        {"compression.type", "lz4"},
+    const char *const props[][2] = {
         {"message.timeout.ms", timeout},
         {"queue.buffering.max.messages", qmax},
-        /* the broker's return is noticed within about a second */
-        {"reconnect.backoff.ms", "100"},
-        {"reconnect.backoff.max.ms", "1000"},
-        {"socket.keepalive.enable", "true"},
-        /* Java's partitioner: any client that hashes the key agrees on the partition */
-        {"partitioner", "murmur2_random"},
-        {"log_level", "4"},
     };
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
-        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err, errlen) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_error_cb(conf, on_error);
-    rd_kafka_conf_set_log_cb(conf, on_log);
-    rd_kafka_conf_set_opaque(conf, r);
-    r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
-    if (!r->rk) {
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    atomic_store(&r->fatal, false);
+    kafka_config_t kc = {.brokers = r->brokers,
+                         .client_id = TASKS_RELAY_APP_NAME,
+                         .props = props,
+                         .nprops = sizeof props / sizeof props[0],
+                         .on_delivery = on_delivery,
+                         .user = r};
+    if (!(r->kafka = kafka_producer_new(&kc, err, errlen))) return -1;
+    r->rk = kafka_handle(r->kafka);
     return 0;
 }
 
 /* Drops the producer: what is still queued is purged (its rows stay pending). */
-static void producer_destroy(relay_t *r)
+static void producer_destroy(tasks_relay_t *r)
 {
-    if (!r->rk) return;
-    rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_flush(r->rk, 2000);
-    rd_kafka_destroy(r->rk);
+    kafka_free(r->kafka, 2000, true);
+    r->kafka = NULL;
     r->rk = NULL;
 }
 
@@ -290,11 +237,11 @@ static void producer_destroy(relay_t *r)
  * (the marks) do not wait for the WAL flush: a mark lost in a database crash only makes the
  * row go out again — a duplicate, which at-least-once allows — and not waiting for a disk
  * flush per round is most of a round's time when a busy task drains one event at a time. */
-static int relay_connect(relay_t *r)
+static int relay_connect(tasks_relay_t *r)
 {
     const char *kw[] = {"dbname", "application_name", "connect_timeout", "keepalives_idle",
                         "keepalives_interval", "keepalives_count", "options", NULL};
-    const char *val[] = {r->url, RELAY_APP_NAME, "3", "5", "2", "3",
+    const char *val[] = {r->url, TASKS_RELAY_APP_NAME, "3", "5", "2", "3",
                          "-c statement_timeout=60000 -c synchronous_commit=off -c jit=off",
                          NULL};
     PGconn *c = PQconnectdbParams(kw, val, 1);
@@ -304,7 +251,7 @@ static int relay_connect(relay_t *r)
         PQfinish(c);
         return -1;
     }
-    PGresult *res = PQexec(c, "LISTEN " OUTBOX_CHANNEL);
+    PGresult *res = PQexec(c, "LISTEN " TASKS_OUTBOX_CHANNEL);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     if (!ok) {
@@ -321,7 +268,7 @@ static int relay_connect(relay_t *r)
 }
 
 /* Closing the session releases every shard lock at once. Only between rounds. */
-static void relay_disconnect(relay_t *r, const char *why)
+static void relay_disconnect(tasks_relay_t *r, const char *why)
 {
     if (!r->conn) return;
     if (why) log_warn("relay: database connection dropped", LOG_STR("why", why));
@@ -336,7 +283,7 @@ static void shard_list(const bool *which, int first, int count, buf_t *b)
 {
     buf_putc(b, '{');
     bool any = false;
-    for (int s = first; s < RELAY_SHARDS && count; s++)
+    for (int s = first; s < TASKS_RELAY_SHARDS && count; s++)
         if (which[s]) {
             buf_printf(b, "%s%d", any ? "," : "", s);
             any = true;
@@ -347,10 +294,10 @@ static void shard_list(const bool *which, int first, int count, buf_t *b)
 
 /* Keeps ceil(64/N) shards for N live relays. Called only between rounds, when nothing of
  * this relay is in flight, so a released shard's rows are either marked or pending. */
-static int rebalance(relay_t *r)
+static int rebalance(tasks_relay_t *r)
 {
     pg_err e;
-    const char *p[] = {RELAY_APP_NAME};
+    const char *p[] = {TASKS_RELAY_APP_NAME};
     PGresult *res = pg_query(r->conn,
                              "SELECT count(*) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND application_name = $1",
@@ -358,16 +305,16 @@ static int rebalance(relay_t *r)
     if (!res) return -1;
     int n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
-    int target = relay_shard_target(RELAY_SHARDS, n);
+    int target = tasks_relay_shard_target(TASKS_RELAY_SHARDS, n);
     int before = r->nheld;
 
     if (r->nheld > target) {
-        bool drop[RELAY_SHARDS] = {false};
+        bool drop[TASKS_RELAY_SHARDS] = {false};
         int extra = r->nheld - target;
-        for (int s = RELAY_SHARDS - 1; s >= 0 && extra; s--)
+        for (int s = TASKS_RELAY_SHARDS - 1; s >= 0 && extra; s--)
             if (r->held[s]) drop[s] = true, extra--;
         buf_t list = BUF_INIT;
-        shard_list(drop, 0, RELAY_SHARDS, &list);
+        shard_list(drop, 0, TASKS_RELAY_SHARDS, &list);
         const char *up[] = {buf_str(&list)};
         res = pg_query(r->conn,
                        "SELECT pg_advisory_unlock(" RELAY_LOCK_CLASS ", s) "
@@ -376,7 +323,7 @@ static int rebalance(relay_t *r)
         buf_free(&list);
         if (!res) return -1;
         PQclear(res);
-        for (int s = 0; s < RELAY_SHARDS; s++)
+        for (int s = 0; s < TASKS_RELAY_SHARDS; s++)
             if (drop[s]) r->held[s] = false, r->nheld--;
     } else if (r->nheld < target) {
         /* candidates from a per-relay starting point, so relays starting together spread;
@@ -384,8 +331,8 @@ static int rebalance(relay_t *r)
         buf_t list = BUF_INIT;
         buf_putc(&list, '{');
         int k = 0;
-        for (int i = 0; i < RELAY_SHARDS; i++) {
-            int s = (int)((r->rotor + (unsigned)i) % RELAY_SHARDS);
+        for (int i = 0; i < TASKS_RELAY_SHARDS; i++) {
+            int s = (int)((r->rotor + (unsigned)i) % TASKS_RELAY_SHARDS);
             if (!r->held[s]) buf_printf(&list, "%s%d", k++ ? "," : "", s);
         }
         buf_putc(&list, '}');
@@ -400,7 +347,7 @@ static int rebalance(relay_t *r)
         if (!res) return -1;
         for (int i = 0; i < PQntuples(res); i++) {
             int s = atoi(PQgetvalue(res, i, 0));
-            if (s >= 0 && s < RELAY_SHARDS && !r->held[s]) r->held[s] = true, r->nheld++;
+            if (s >= 0 && s < TASKS_RELAY_SHARDS && !r->held[s]) r->held[s] = true, r->nheld++;
         }
         PQclear(res);
     }
@@ -415,7 +362,7 @@ static int rebalance(relay_t *r)
 
 /* Hands one row to librdkafka, waiting for room while the queue is full (backpressure).
  * Returns 0 when queued (or failed for good: row->reported is set), -1 when stopping. */
-static int produce_row(relay_t *r, size_t idx)
+static int produce_row(tasks_relay_t *r, size_t idx)
 {
     relay_row_t *row = &r->rows[idx];
     void *tag = (void *)((r->round << 24) | (uintptr_t)(idx + 1));
@@ -428,6 +375,9 @@ static int produce_row(relay_t *r, size_t idx)
     trace_span_set_str(row->span, "messaging.destination.name", row->topic);
     trace_span_set_str(row->span, "messaging.message.id", row->event_id);
     trace_span_set_int(row->span, "outbox.id", row->id);
+    /* the async hop the trace shows as its own segment: how long the row waited */
+    long long waited = clock_wall_ms() - row->created_ms;
+    trace_span_set_int(row->span, "outbox.wait_ms", waited > 0 ? waited : 0);
     trace_ctx_t mine;
     char tp[TRACE_PARENT_LEN + 1] = "";
     if (trace_span_ctx(row->span, &mine) == 0)
@@ -471,7 +421,7 @@ static int produce_row(relay_t *r, size_t idx)
 
 /* Waits for every delivery report of the round. On stop, waits STOP_GRACE_MS more, then
  * purges: purged rows report __PURGE_* and stay pending. */
-static void await_reports(relay_t *r)
+static void await_reports(tasks_relay_t *r)
 {
     long long deadline = clock_mono_ms() + r->cfg.delivery_timeout_ms + 5000;
     long long stop_deadline = 0;
@@ -492,7 +442,7 @@ static void await_reports(relay_t *r)
 /* Writes the outcome: published for delivered rows, attempts/last_error/backoff/dead for the
  * failed ones. Returns -1 when the database failed (the rows stay pending: sent again later,
  * which is the at-least-once duplicate, never a loss). */
-static int mark_rows(relay_t *r, size_t n, size_t *ok_out, size_t *transient_out)
+static int mark_rows(tasks_relay_t *r, size_t n, size_t *ok_out, size_t *transient_out)
 {
     buf_t ok = BUF_INIT, bad = BUF_INIT;
     size_t nok = 0, nbad = 0, ntransient = 0, ndead = 0;
@@ -500,12 +450,12 @@ static int mark_rows(relay_t *r, size_t n, size_t *ok_out, size_t *transient_out
     buf_putc(&bad, '[');
     for (size_t i = 0; i < n; i++) {
         relay_row_t *row = &r->rows[i];
-        if (!r->send[i] || !row->reported || relay_err_purged(row->err)) continue;
+        if (!r->send[i] || !row->reported || tasks_relay_err_purged(row->err)) continue;
         if (row->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             buf_printf(&ok, "%s%lld", nok++ ? "," : "", (long long)row->id);
             continue;
         }
-        bool perm = relay_err_permanent(row->err);
+        bool perm = tasks_relay_err_permanent(row->err);
         if (perm && row->attempts + 1 >= r->cfg.max_attempts) ndead++;
         ntransient += !perm;
         char msg[256];
@@ -513,7 +463,7 @@ static int mark_rows(relay_t *r, size_t n, size_t *ok_out, size_t *transient_out
                  rd_kafka_err2str(row->err));
         buf_printf(&bad, "%s{\"id\":%lld,\"perm\":%s,\"backoff_ms\":%lld,\"err\":", nbad++ ? "," : "",
                    (long long)row->id, perm ? "true" : "false",
-                   (long long)relay_backoff_ms(r->cfg.retry_backoff_ms, row->attempts + 1));
+                   (long long)tasks_relay_backoff_ms(r->cfg.retry_backoff_ms, row->attempts + 1));
         buf_json_str(&bad, msg);
         buf_putc(&bad, '}');
         metrics_add(perm ? r->m_failed_permanent : r->m_failed_transient, 1);
@@ -573,7 +523,7 @@ static int mark_rows(relay_t *r, size_t n, size_t *ok_out, size_t *transient_out
  * read therefore refreshes the statistics itself, at most once a minute, rather than wait for
  * autovacuum. (JIT is off in this session for the same reason: its compile time, tens of ms,
  * dwarfs every query the relay runs.) */
-static void maybe_analyze(relay_t *r, long long read_ms)
+static void maybe_analyze(tasks_relay_t *r, long long read_ms)
 {
     long long now = clock_mono_ms();
     if (read_ms < SLOW_READ_MS || now < r->next_analyze_ms) return;
@@ -587,11 +537,11 @@ static void maybe_analyze(relay_t *r, long long read_ms)
 
 /* One round. Returns the number of rows sent (> 0), 0 when nothing was pending, -1 when the
  * database failed, -2 when every row failed for a transient reason (Kafka unavailable). */
-static int run_round(relay_t *r)
+static int run_round(tasks_relay_t *r)
 {
     long long t_start = clock_mono_ms();
     buf_t list = BUF_INIT;
-    shard_list(r->held, 0, RELAY_SHARDS, &list);
+    shard_list(r->held, 0, TASKS_RELAY_SHARDS, &list);
     char lim[16];
     snprintf(lim, sizeof lim, "%d", r->cfg.batch_size);
     const char *p[] = {buf_str(&list), lim};
@@ -639,9 +589,9 @@ static int run_round(relay_t *r)
         row->traceparent = PQgetisnull(res, (int)i, 7) ? NULL : PQgetvalue(res, (int)i, 7);
         row->attempts = atoi(PQgetvalue(res, (int)i, 8));
         row->created_ms = strtoll(PQgetvalue(res, (int)i, 9), NULL, 10);
-        r->picks[i] = (relay_pick_row_t){row->id, row->aggregate_id};
+        r->picks[i] = (tasks_relay_pick_row_t){row->id, row->aggregate_id};
     }
-    relay_pick(r->picks, n, r->send); /* the query returns heads only; this keeps it so */
+    tasks_relay_pick(r->picks, n, r->send); /* the query returns heads only; this keeps it so */
     long long t_read = clock_mono_ms();
     maybe_analyze(r, t_read - t_start);
 
@@ -685,12 +635,12 @@ static int run_round(relay_t *r)
 
 /* Sleeps until a NOTIFY, a local poke, a stop, or timeout_ms. Returns true when woken by
  * a NOTIFY or a poke (rows may be waiting), false on timeout. */
-static bool wait_for_work(relay_t *r, long long timeout_ms)
+static bool wait_for_work(tasks_relay_t *r, long long timeout_ms)
 {
     struct pollfd fds[3];
     int nfds = 0;
     fds[nfds++] = (struct pollfd){.fd = r->stop_fd, .events = POLLIN};
-    int local = outbox_local_wake_fd();
+    int local = tasks_outbox_local_wake_fd();
     if (local >= 0) fds[nfds++] = (struct pollfd){.fd = local, .events = POLLIN};
     int pgfd = r->conn ? PQsocket(r->conn) : -1;
     if (pgfd >= 0) fds[nfds++] = (struct pollfd){.fd = pgfd, .events = POLLIN};
@@ -717,27 +667,27 @@ static bool wait_for_work(relay_t *r, long long timeout_ms)
     return woken;
 }
 
-static void interruptible_sleep(relay_t *r, long long ms)
+static void interruptible_sleep(tasks_relay_t *r, long long ms)
 {
     struct pollfd fd = {.fd = r->stop_fd, .events = POLLIN};
     if (!stopping(r)) poll(&fd, 1, (int)ms);
 }
 
-static void maybe_prune(relay_t *r)
+static void maybe_prune(tasks_relay_t *r)
 {
     long long now = clock_mono_ms();
     if (now < r->next_prune_ms) return;
     r->next_prune_ms = now + PRUNE_EVERY_MS;
     long long deleted = 0;
     pg_err e;
-    if (outbox_prune(r->conn, r->cfg.retention_ms, PRUNE_MAX_ROWS, &deleted, &e) < 0)
+    if (tasks_outbox_prune(r->conn, r->cfg.retention_ms, PRUNE_MAX_ROWS, &deleted, &e) < 0)
         log_warn("relay: pruning the outbox failed", LOG_STR("error", e.msg));
     else if (deleted)
         log_info("relay: pruned published outbox rows", LOG_INT("rows", deleted),
                  LOG_INT("retention_ms", r->cfg.retention_ms));
 }
 
-static void maybe_log_progress(relay_t *r)
+static void maybe_log_progress(tasks_relay_t *r)
 {
     long long now = clock_mono_ms();
     if (now < r->next_progress_ms) return;
@@ -754,7 +704,7 @@ static void maybe_log_progress(relay_t *r)
  * local poke, or until the poll interval passes (the fallback). Rebalancing has its own
  * one-second clock and does not count as a poll: a relay woken only to rebalance does not
  * read the outbox unless the rebalance gave it new shards. */
-void relay_run(relay_t *r)
+void tasks_relay_run(tasks_relay_t *r)
 {
     long long transient_backoff = 0;
     bool work_due = true;
@@ -767,7 +717,7 @@ void relay_run(relay_t *r)
             interruptible_sleep(r, RECONNECT_MS);
             continue;
         }
-        if (!r->rk || atomic_load(&r->fatal)) {
+        if (!r->kafka || kafka_fatal(r->kafka)) {
             char err[512];
             producer_destroy(r);
             if (producer_create(r, err, sizeof err) < 0) {
@@ -845,10 +795,10 @@ static metrics_series_t *counter(metrics_registry_t *reg, const char *name, cons
     return metrics_series(f, label ? METRICS_LABELS(value) : NULL);
 }
 
-int relay_new(const relay_config_t *cfg, relay_t **out, char *err, size_t errlen)
+int tasks_relay_new(const tasks_relay_config_t *cfg, tasks_relay_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    relay_t *r = calloc(1, sizeof *r);
+    tasks_relay_t *r = calloc(1, sizeof *r);
     if (!r) goto oom;
     r->stop_fd = -1;
     r->cfg = *cfg;
@@ -862,13 +812,12 @@ int relay_new(const relay_config_t *cfg, relay_t **out, char *err, size_t errlen
     r->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->stop_fd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
-        relay_free(r);
+        tasks_relay_free(r);
         return -1;
     }
     if (getrandom(&r->rotor, sizeof r->rotor, GRND_NONBLOCK) != (ssize_t)sizeof r->rotor)
         r->rotor = (unsigned)getpid();
     atomic_init(&r->stop, false);
-    atomic_init(&r->fatal, false);
     atomic_init(&r->published, 0);
     atomic_init(&r->shards_gauge, 0);
 
@@ -905,17 +854,17 @@ int relay_new(const relay_config_t *cfg, relay_t **out, char *err, size_t errlen
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");
-    relay_free(r);
+    tasks_relay_free(r);
     return -1;
 }
 
 static void *relay_thread(void *arg)
 {
-    relay_run(arg);
+    tasks_relay_run(arg);
     return NULL;
 }
 
-int relay_start_thread(relay_t *r, char *err, size_t errlen)
+int tasks_relay_start_thread(tasks_relay_t *r, char *err, size_t errlen)
 {
     if (pthread_create(&r->thread, NULL, relay_thread, r) != 0) {
         snprintf(err, errlen, "cannot start the relay thread");
@@ -925,7 +874,7 @@ int relay_start_thread(relay_t *r, char *err, size_t errlen)
     return 0;
 }
 
-void relay_stop(relay_t *r)
+void tasks_relay_stop(tasks_relay_t *r)
 {
     if (!r) return;
     atomic_store(&r->stop, true);
@@ -934,11 +883,11 @@ void relay_stop(relay_t *r)
     (void)w;
 }
 
-void relay_free(relay_t *r)
+void tasks_relay_free(tasks_relay_t *r)
 {
     if (!r) return;
     if (r->threaded) {
-        relay_stop(r);
+        tasks_relay_stop(r);
         pthread_join(r->thread, NULL);
     }
     producer_destroy(r);
@@ -952,7 +901,7 @@ void relay_free(relay_t *r)
     free(r);
 }
 
-uint64_t relay_published(const relay_t *r)
+uint64_t tasks_relay_published(const tasks_relay_t *r)
 {
-    return atomic_load(&((relay_t *)r)->published);
+    return atomic_load(&((tasks_relay_t *)r)->published);
 }

@@ -34,10 +34,10 @@
 
 #include "metrics.h"
 
-#define RELAY_SHARDS 64 /* must match the outbox.shard expression in the migration */
-#define RELAY_APP_NAME "tasks-outbox-relay"
+#define TASKS_RELAY_SHARDS 64 /* must match the outbox.shard expression in the migration */
+#define TASKS_RELAY_APP_NAME "tasks-outbox-relay"
 
-typedef struct relay_config {
+typedef struct tasks_relay_config {
     const char *database_url;
     const char *brokers;
     int batch_size;
@@ -49,54 +49,54 @@ typedef struct relay_config {
     int queue_max;
     int64_t retention_ms;
     metrics_registry_t *metrics; /* where relay metrics go; NULL: none */
-} relay_config_t;
+} tasks_relay_config_t;
 
-typedef struct relay relay_t;
+typedef struct tasks_relay tasks_relay_t;
 
 /* Creates a relay (registers its metrics). Nothing is connected yet. 0, or -1 with err. */
-int relay_new(const relay_config_t *cfg, relay_t **out, char *err, size_t errlen);
+int tasks_relay_new(const tasks_relay_config_t *cfg, tasks_relay_t **out, char *err, size_t errlen);
 
-/* Runs the relay on this thread until relay_stop or shutdown_requested(). */
-void relay_run(relay_t *r);
+/* Runs the relay on this thread until tasks_relay_stop or shutdown_requested(). */
+void tasks_relay_run(tasks_relay_t *r);
 
-/* Runs relay_run on a new thread. 0 or -1. */
-int relay_start_thread(relay_t *r, char *err, size_t errlen);
+/* Runs tasks_relay_run on a new thread. 0 or -1. */
+int tasks_relay_start_thread(tasks_relay_t *r, char *err, size_t errlen);
 
 /* Asks the relay to stop after the batch in flight (delivery reports are awaited for a few
  * seconds, then what is left is purged and will be sent again later). Thread-safe. */
-void relay_stop(relay_t *r);
+void tasks_relay_stop(tasks_relay_t *r);
 
 /* Joins the thread (if started) and frees the relay. NULL is ignored. */
-void relay_free(relay_t *r);
+void tasks_relay_free(tasks_relay_t *r);
 
 /* Rows published by this relay so far (for logs and tests). */
-uint64_t relay_published(const relay_t *r);
+uint64_t tasks_relay_published(const tasks_relay_t *r);
 
 /* ---- pure parts, exposed for the unit tests ------------------------------------------ */
 
 /* One candidate row of a batch: what the pure functions need. */
-typedef struct relay_pick_row {
+typedef struct tasks_relay_pick_row {
     int64_t id;
     int64_t aggregate_id;
-} relay_pick_row_t;
+} tasks_relay_pick_row_t;
 
 /* Marks in send[] the rows that may be sent now: the first row of each aggregate (rows are
  * in id order). A later row of an aggregate already seen is never sent in the same batch,
  * even if the query returned one. Returns the number picked. */
-size_t relay_pick(const relay_pick_row_t *rows, size_t n, bool *send);
+size_t tasks_relay_pick(const tasks_relay_pick_row_t *rows, size_t n, bool *send);
 
 /* True when Kafka (or librdkafka) rejects the message itself, so retrying the same bytes
  * will fail again; false for errors of the moment (broker down, timeouts, no leader). */
-bool relay_err_permanent(rd_kafka_resp_err_t err);
+bool tasks_relay_err_permanent(rd_kafka_resp_err_t err);
 
 /* True for the delivery errors of our own purge: the row was not attempted. */
-bool relay_err_purged(rd_kafka_resp_err_t err);
+bool tasks_relay_err_purged(rd_kafka_resp_err_t err);
 
 /* Backoff before the next try of a row that failed permanently attempts times:
  * base * 2^(attempts-1), at most 5 minutes. */
-int64_t relay_backoff_ms(int64_t base_ms, int attempts);
+int64_t tasks_relay_backoff_ms(int64_t base_ms, int attempts);
 
-/* Shards a relay should hold when n relays share RELAY_SHARDS: ceil(shards / n). */
-int relay_shard_target(int shards, int n);
+/* Shards a relay should hold when n relays share TASKS_RELAY_SHARDS: ceil(shards / n). */
+int tasks_relay_shard_target(int shards, int n);
 
 #endif

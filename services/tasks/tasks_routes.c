@@ -13,7 +13,6 @@
 #include "buf.h"
 #include "log.h"
 #include "tasks_app.h"
-#include "tasks_auth.h"
 #include "tasks_model.h"
 #include "tasks_outbox.h"
 #include "tasks_readmodel.h"
@@ -22,42 +21,14 @@
 
 /* ==== common steps ====================================================================== */
 
-/* Answers 401/503 itself and returns false when the request may not go on. */
-static bool authenticate(http_req *req, tasks_app_t *app, auth_user_t *user)
+/* Answers 503/401 itself and returns false when the request may not go on. */
+static bool authenticate(http_req *req, tasks_app_t *app, authclient_user_t *user)
 {
-    if (!atomic_load(&app->schema_ready)) {
+    if (!atomic_load(&app->svc->schema_ready)) {
         http_error(req, 503, "not_ready", "the service is starting; try again shortly");
         return false;
     }
-    const char *h = http_req_header(req, "Authorization");
-    const char *tok;
-    size_t len;
-    if (!h || auth_bearer_token(h, &tok, &len) < 0) {
-        http_set_header(req, "WWW-Authenticate", "Bearer");
-        http_error(req, 401, "unauthorized",
-                   h ? "the Authorization header is not a bearer token"
-                     : "an Authorization: Bearer <access token> header is required");
-        return false;
-    }
-    char why[64];
-    auth_result_t r = auth_validate(app->auth, tok, len, user, why, sizeof why);
-    if (r == AUTH_OK) {
-        trace_span_set_int(http_req_span(req), "enduser.id", user->user_id);
-        return true;
-    }
-    /* the reason comes from another service: only its plain words reach the client */
-    for (char *p = why; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == ' '))
-            *p = '_';
-    if (r == AUTH_INVALID) {
-        http_set_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        http_errorf(req, 401, "invalid_token", "the access token is not valid (%s)", why);
-    } else {
-        log_warn("auth-service unavailable; failing closed", LOG_STR("reason", why));
-        http_errorf(req, 503, "auth_unavailable",
-                    "cannot validate the token now (auth-service: %s); try again", why);
-    }
-    return false;
+    return authclient_authenticate(app->svc->auth, req, user);
 }
 
 static void store_failed(http_req *req, const pg_err *e)
@@ -74,7 +45,7 @@ static void store_failed(http_req *req, const pg_err *e)
 
 static bool path_id(http_req *req, int64_t *id)
 {
-    if (task_id_parse(http_req_param(req, "id"), id) == 0) return true;
+    if (http_parse_id(http_req_param(req, "id"), id) == 0) return true;
     http_error(req, 400, "invalid_id", "a task id is a positive integer");
     return false;
 }
@@ -82,15 +53,9 @@ static bool path_id(http_req *req, int64_t *id)
 /* The parsed body, or NULL after answering 400. */
 static const cJSON *json_body(http_req *req)
 {
-    size_t len = 0;
-    const char *raw = http_req_body(req, &len);
-    const cJSON *body = http_req_json(req);
+    const cJSON *body = http_req_json(req); /* lib/http refused NULs and \u0000 escapes */
     if (!body) {
         http_error(req, 400, "invalid_json", "a JSON object body is required");
-        return NULL;
-    }
-    if (task_json_has_nul_escape(raw, len)) {
-        http_error(req, 400, "invalid_json", "\\u0000 is not allowed in text");
         return NULL;
     }
     return body;
@@ -103,7 +68,7 @@ static bool read_input(http_req *req, bool create, task_input_t *in)
     const cJSON *body = json_body(req);
     if (!body) return false;
     char err[160];
-    if (task_input_parse(body, create, in, err, sizeof err) == 0) return true;
+    if (tasks_model_input_parse(body, create, in, err, sizeof err) == 0) return true;
     http_error(req, 400, "validation_failed", err);
     return false;
 }
@@ -122,7 +87,7 @@ static bool store_found(http_req *req, int rc, const pg_err *e)
 static void respond_task(http_req *req, int status, const task_t *t)
 {
     buf_t b = BUF_INIT;
-    if (task_render(&b, t) < 0)
+    if (tasks_model_render(&b, t) < 0)
         http_error(req, 500, "internal", "out of memory");
     else
         http_respond_json_str(req, status, buf_str(&b));
@@ -133,7 +98,7 @@ static void respond_task(http_req *req, int status, const task_t *t)
  * trace context (ev.traceparent points into tp, so the struct is used where it is declared). */
 typedef struct change_ctx {
     char tp[TRACE_PARENT_LEN + 1];
-    store_event_ctx_t ev;
+    tasks_store_event_ctx_t ev;
 } change_ctx_t;
 
 static void change_ctx_init(change_ctx_t *c, http_req *req, const tasks_app_t *app)
@@ -142,14 +107,14 @@ static void change_ctx_init(change_ctx_t *c, http_req *req, const tasks_app_t *a
     c->tp[0] = '\0';
     if (trace_span_ctx(http_req_span(req), &ctx) == 0 || trace_current_ctx(&ctx))
         trace_parent_format(&ctx, c->tp);
-    c->ev = (store_event_ctx_t){app->cfg.topic, c->tp};
+    c->ev = (tasks_store_event_ctx_t){app->cfg.topic, c->tp};
 }
 
 /* After a commit: wake the relays, then update the read model (before the answer). */
 static void committed(tasks_app_t *app, const task_t *t, bool deleted)
 {
-    outbox_poke();
-    if (app->rm) rm_apply(app->rm, t, deleted);
+    tasks_outbox_poke();
+    if (app->rm) tasks_readmodel_apply(app->rm, t, deleted);
 }
 
 /* ==== handlers ========================================================================== */
@@ -157,12 +122,12 @@ static void committed(tasks_app_t *app, const task_t *t, bool deleted)
 static void list_tasks(http_req *req, void *user)
 {
     tasks_app_t *app = user;
-    auth_user_t u;
+    authclient_user_t u;
     if (!authenticate(req, app, &u)) return;
     task_query_t q;
     const char *code;
     char err[160];
-    if (task_query_parse(http_req_query(req, "done"), http_req_query(req, "tag"),
+    if (tasks_model_query_parse(http_req_query(req, "done"), http_req_query(req, "tag"),
                          http_req_query(req, "q"), http_req_query(req, "limit"),
                          http_req_query(req, "cursor"), &q, &code, err, sizeof err) < 0) {
         http_error(req, 400, code, err);
@@ -170,7 +135,7 @@ static void list_tasks(http_req *req, void *user)
     }
     buf_t body = BUF_INIT;
     const char *why = "disabled";
-    if (app->rm && rm_list(app->rm, u.user_id, &q, &body, &why) == 1 && !body.oom) {
+    if (app->rm && tasks_readmodel_list(app->rm, u.user_id, &q, &body, &why) == 1 && !body.oom) {
         http_set_header(req, "X-Read-Source", "redis");
         http_respond_json_str(req, 200, buf_str(&body));
         buf_free(&body);
@@ -186,15 +151,15 @@ static void list_tasks(http_req *req, void *user)
     pg_err e;
     if (!ts || !docs || !rendered) {
         http_error(req, 500, "internal", "out of memory");
-    } else if (store_list(app->pool, u.user_id, &q, ts, &n, &e) < 0) {
+    } else if (tasks_store_list(app->svc->pool, u.user_id, &q, ts, &n, &e) < 0) {
         store_failed(req, &e);
     } else {
         size_t shown = n > (size_t)q.limit ? (size_t)q.limit : n;
         for (size_t i = 0; i < shown; i++) {
-            task_render(&rendered[i], &ts[i]);
+            tasks_model_render(&rendered[i], &ts[i]);
             docs[i] = buf_str(&rendered[i]);
         }
-        rm_render_list(&body, docs, shown, n > (size_t)q.limit ? ts[shown - 1].id : 0);
+        tasks_readmodel_render_list(&body, docs, shown, n > (size_t)q.limit ? ts[shown - 1].id : 0);
         http_set_header(req, "X-Read-Source", "postgres");
         http_respond_json_str(req, 200, buf_str(&body));
         for (size_t i = 0; i < shown; i++) buf_free(&rendered[i]);
@@ -208,14 +173,14 @@ static void list_tasks(http_req *req, void *user)
 static void create_task(http_req *req, void *user)
 {
     tasks_app_t *app = user;
-    auth_user_t u;
+    authclient_user_t u;
     task_input_t in;
     if (!authenticate(req, app, &u) || !read_input(req, true, &in)) return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;
     pg_err e;
-    if (store_create(app->pool, u.user_id, &in, &c.ev, &t, &e) < 0) {
+    if (tasks_store_create(app->svc->pool, u.user_id, &in, &c.ev, &t, &e) < 0) {
         store_failed(req, &e);
         return;
     }
@@ -229,19 +194,19 @@ static void create_task(http_req *req, void *user)
 static void get_task(http_req *req, void *user)
 {
     tasks_app_t *app = user;
-    auth_user_t u;
+    authclient_user_t u;
     int64_t id;
     if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
     task_t t;
     pg_err e;
-    if (store_found(req, store_get(app->pool, u.user_id, id, &t, &e), &e))
+    if (store_found(req, tasks_store_get(app->svc->pool, u.user_id, id, &t, &e), &e))
         respond_task(req, 200, &t);
 }
 
 static void patch_task(http_req *req, void *user)
 {
     tasks_app_t *app = user;
-    auth_user_t u;
+    authclient_user_t u;
     int64_t id;
     task_input_t in;
     if (!authenticate(req, app, &u) || !path_id(req, &id) || !read_input(req, false, &in))
@@ -251,7 +216,7 @@ static void patch_task(http_req *req, void *user)
     task_t t;
     task_event_t kind;
     pg_err e;
-    if (!store_found(req, store_update(app->pool, u.user_id, id, &in, &c.ev, &t, &kind, &e), &e))
+    if (!store_found(req, tasks_store_update(app->svc->pool, u.user_id, id, &in, &c.ev, &t, &kind, &e), &e))
         return;
     committed(app, &t, false);
     respond_task(req, 200, &t);
@@ -260,7 +225,7 @@ static void patch_task(http_req *req, void *user)
 static void complete_task(http_req *req, void *user)
 {
     tasks_app_t *app = user;
-    auth_user_t u;
+    authclient_user_t u;
     int64_t id;
     if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
     change_ctx_t c;
@@ -268,7 +233,7 @@ static void complete_task(http_req *req, void *user)
     task_t t;
     int changed = 0;
     pg_err e;
-    if (!store_found(req, store_complete(app->pool, u.user_id, id, &c.ev, &t, &changed, &e), &e))
+    if (!store_found(req, tasks_store_complete(app->svc->pool, u.user_id, id, &c.ev, &t, &changed, &e), &e))
         return;
     if (changed) committed(app, &t, false);
     respond_task(req, 200, &t);
@@ -277,14 +242,14 @@ static void complete_task(http_req *req, void *user)
 static void delete_task(http_req *req, void *user)
 {
     tasks_app_t *app = user;
-    auth_user_t u;
+    authclient_user_t u;
     int64_t id;
     if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;
     pg_err e;
-    if (!store_found(req, store_delete(app->pool, u.user_id, id, &c.ev, &t, &e), &e))
+    if (!store_found(req, tasks_store_delete(app->svc->pool, u.user_id, id, &c.ev, &t, &e), &e))
         return;
     committed(app, &t, true);
     http_respond_empty(req, 204);

@@ -31,7 +31,7 @@ typedef struct tx_arg {
     int64_t user_id;
     int64_t id;
     const task_input_t *in;
-    const store_event_ctx_t *ev;
+    const tasks_store_event_ctx_t *ev;
     task_t *out;
     task_event_t ev_type;
     int found;
@@ -154,7 +154,7 @@ static int create_tx(PGconn *c, void *arg, pg_err *err)
     snprintf(uid, sizeof uid, "%lld", (long long)a->user_id);
     snprintf(prio, sizeof prio, "%d", in->priority);
     bool has_due = in->has_due && !in->due_null;
-    if (has_due) task_time_format(in->due_ms, due);
+    if (has_due) rfc3339_format(in->due_ms, due);
     const char *p[] = {uid, in->title, prio, has_due ? due : NULL};
     PGresult *r = pg_query(c,
                            "INSERT INTO tasks AS t (user_id, title, priority, due_at, created_at, "
@@ -167,11 +167,11 @@ static int create_tx(PGconn *c, void *arg, pg_err *err)
     if (rc < 0) return bad_row(err), -1;
     if (set_tags(c, a->user_id, a->out->id, in, err) < 0) return -1;
     copy_tags(a->out, in);
-    return outbox_insert(c, a->ev->topic, TASK_EV_CREATED, a->out, a->ev->traceparent, err);
+    return tasks_outbox_insert(c, a->ev->topic, TASK_EV_CREATED, a->out, a->ev->traceparent, err);
 }
 
-int store_create(pg_pool *pool, int64_t user_id, const task_input_t *in,
-                 const store_event_ctx_t *ev, task_t *out, pg_err *err)
+int tasks_store_create(pg_pool *pool, int64_t user_id, const task_input_t *in,
+                 const tasks_store_event_ctx_t *ev, task_t *out, pg_err *err)
 {
     tx_arg a = {.user_id = user_id, .in = in, .ev = ev, .out = out};
     return pg_tx(pool, create_tx, &a, err) < 0 ? -1 : 1;
@@ -188,7 +188,7 @@ static int update_tx(PGconn *c, void *arg, pg_err *err)
     snprintf(uid, sizeof uid, "%lld", (long long)a->user_id);
     snprintf(prio, sizeof prio, "%d", in->priority);
     bool has_due = in->has_due && !in->due_null;
-    if (has_due) task_time_format(in->due_ms, due);
+    if (has_due) rfc3339_format(in->due_ms, due);
     const char *p[] = {id,
                        uid,
                        in->has_title ? in->title : NULL,
@@ -226,11 +226,11 @@ static int update_tx(PGconn *c, void *arg, pg_err *err)
         if (set_tags(c, a->user_id, a->id, in, err) < 0) return -1;
         copy_tags(a->out, in);
     }
-    return outbox_insert(c, a->ev->topic, a->ev_type, a->out, a->ev->traceparent, err);
+    return tasks_outbox_insert(c, a->ev->topic, a->ev_type, a->out, a->ev->traceparent, err);
 }
 
-int store_update(pg_pool *pool, int64_t user_id, int64_t id, const task_input_t *in,
-                 const store_event_ctx_t *ev, task_t *out, task_event_t *ev_out, pg_err *err)
+int tasks_store_update(pg_pool *pool, int64_t user_id, int64_t id, const task_input_t *in,
+                 const tasks_store_event_ctx_t *ev, task_t *out, task_event_t *ev_out, pg_err *err)
 {
     tx_arg a = {.user_id = user_id, .id = id, .in = in, .ev = ev, .out = out};
     if (pg_tx(pool, update_tx, &a, err) < 0) return -1;
@@ -257,7 +257,7 @@ static int complete_tx(PGconn *c, void *arg, pg_err *err)
     if (rc < 0) return bad_row(err), -1;
     if (a->changed) {
         a->found = 1;
-        return outbox_insert(c, a->ev->topic, TASK_EV_COMPLETED, a->out, a->ev->traceparent, err);
+        return tasks_outbox_insert(c, a->ev->topic, TASK_EV_COMPLETED, a->out, a->ev->traceparent, err);
     }
     /* not changed: already done (answer it as it is) or not this user's task */
     r = pg_query(c, "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2", 2, p,
@@ -269,7 +269,7 @@ static int complete_tx(PGconn *c, void *arg, pg_err *err)
     return rc < 0 ? (bad_row(err), -1) : 0;
 }
 
-int store_complete(pg_pool *pool, int64_t user_id, int64_t id, const store_event_ctx_t *ev,
+int tasks_store_complete(pg_pool *pool, int64_t user_id, int64_t id, const tasks_store_event_ctx_t *ev,
                    task_t *out, int *changed, pg_err *err)
 {
     tx_arg a = {.user_id = user_id, .id = id, .ev = ev, .out = out};
@@ -301,10 +301,10 @@ static int delete_tx(PGconn *c, void *arg, pg_err *err)
     PQclear(r);
     if (rc < 0) return bad_row(err), -1;
     if (!a->found) return 0;
-    return outbox_insert(c, a->ev->topic, TASK_EV_DELETED, a->out, a->ev->traceparent, err);
+    return tasks_outbox_insert(c, a->ev->topic, TASK_EV_DELETED, a->out, a->ev->traceparent, err);
 }
 
-int store_delete(pg_pool *pool, int64_t user_id, int64_t id, const store_event_ctx_t *ev,
+int tasks_store_delete(pg_pool *pool, int64_t user_id, int64_t id, const tasks_store_event_ctx_t *ev,
                  task_t *out, pg_err *err)
 {
     tx_arg a = {.user_id = user_id, .id = id, .ev = ev, .out = out};
@@ -325,7 +325,7 @@ static PGresult *read_query(pg_pool *pool, const char *sql, int n, const char *c
     return r;
 }
 
-int store_get(pg_pool *pool, int64_t user_id, int64_t id, task_t *out, pg_err *err)
+int tasks_store_get(pg_pool *pool, int64_t user_id, int64_t id, task_t *out, pg_err *err)
 {
     char sid[24], uid[24];
     snprintf(sid, sizeof sid, "%lld", (long long)id);
@@ -342,7 +342,7 @@ int store_get(pg_pool *pool, int64_t user_id, int64_t id, task_t *out, pg_err *e
     return found;
 }
 
-int store_list(pg_pool *pool, int64_t user_id, const task_query_t *q, task_t *out, size_t *n,
+int tasks_store_list(pg_pool *pool, int64_t user_id, const task_query_t *q, task_t *out, size_t *n,
                pg_err *err)
 {
     char uid[24], cur[24], lim[16];
@@ -379,7 +379,7 @@ int store_list(pg_pool *pool, int64_t user_id, const task_query_t *q, task_t *ou
     return 0;
 }
 
-int store_user_tasks(pg_pool *pool, int64_t user_id, task_t **out, size_t *n, pg_err *err)
+int tasks_store_user_tasks(pg_pool *pool, int64_t user_id, task_t **out, size_t *n, pg_err *err)
 {
     char uid[24];
     snprintf(uid, sizeof uid, "%lld", (long long)user_id);
@@ -409,7 +409,7 @@ int store_user_tasks(pg_pool *pool, int64_t user_id, task_t **out, size_t *n, pg
 }
 
 /* A loose index scan: one index probe per distinct user instead of reading every task. */
-int store_users_after(pg_pool *pool, int64_t after, int64_t *ids, size_t max, size_t *n,
+int tasks_store_users_after(pg_pool *pool, int64_t after, int64_t *ids, size_t max, size_t *n,
                       pg_err *err)
 {
     char a[24], lim[24];

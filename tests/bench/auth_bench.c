@@ -9,11 +9,6 @@
  * p50_ms=0.512 p90_ms=… p99_ms=… max_ms=…". Exit status 1 on usage errors or if no call
  * succeeded. Built by services/auth/module.mk; run by tests/bench/auth.sh. */
 #include <getopt.h>
-#include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
-#include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
-#include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -22,14 +17,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "proto/auth/v1/auth.pb-c.h"
-
-#define METHOD "/todo.auth.v1.AuthService/ValidateToken"
+#include "authclient.h"
+#include "clock.h"
 
 typedef struct caller {
     pthread_t thread;
-    const char *target;
-    grpc_byte_buffer *request;
+    const char *target, *token;
     int deadline_ms;
     double start, until; /* monotonic seconds: calls are measured between the two */
     double *lat;         /* milliseconds, one per call */
@@ -39,93 +32,38 @@ typedef struct caller {
 
 static double mono(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+    return (double)clock_mono_ns() / 1e9;
 }
 
-/* One unary call; returns 0 if it completed OK with valid=true, 1 if OK but not valid,
- * -1 on an RPC error. */
-static int call_once(grpc_channel *ch, grpc_completion_queue *cq, grpc_byte_buffer *req,
-                     int deadline_ms)
-{
-    gpr_timespec dl =
-        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
-    grpc_slice method = grpc_slice_from_static_string(METHOD);
-    grpc_call *c =
-        grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, dl, NULL);
-    grpc_byte_buffer *send = grpc_byte_buffer_copy(req), *recv = NULL;
-    grpc_metadata_array init_md, trail_md;
-    grpc_metadata_array_init(&init_md);
-    grpc_metadata_array_init(&trail_md);
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details;
-    grpc_op ops[6];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trail_md;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    int rc = -1;
-    char tag;
-    if (grpc_call_start_batch(c, ops, 6, &tag, NULL) == GRPC_CALL_OK) {
-        grpc_event ev =
-            grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type == GRPC_OP_COMPLETE && status == GRPC_STATUS_OK && recv) {
-            grpc_byte_buffer_reader r;
-            grpc_byte_buffer_reader_init(&r, recv);
-            grpc_slice all = grpc_byte_buffer_reader_readall(&r);
-            grpc_byte_buffer_reader_destroy(&r);
-            Todo__Auth__V1__ValidateTokenResponse *resp =
-                todo__auth__v1__validate_token_response__unpack(NULL, GRPC_SLICE_LENGTH(all),
-                                                                GRPC_SLICE_START_PTR(all));
-            rc = resp && resp->valid ? 0 : 1;
-            if (resp) todo__auth__v1__validate_token_response__free_unpacked(resp, NULL);
-            grpc_slice_unref(all);
-        }
-        grpc_slice_unref(details);
-    }
-    if (recv) grpc_byte_buffer_destroy(recv);
-    grpc_byte_buffer_destroy(send);
-    grpc_metadata_array_destroy(&init_md);
-    grpc_metadata_array_destroy(&trail_md);
-    grpc_call_unref(c);
-    return rc;
-}
-
+/* Each caller is a client of its own (lib/authclient, the one the services use, with its
+ * cache off so every check is a call), so callers do not share an HTTP/2 connection. */
 static void *run_caller(void *arg)
 {
     caller_t *c = arg;
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    /* a channel of its own: no HTTP/2 connection sharing between callers */
-    grpc_arg a = {
-        .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, .value.integer = 1};
-    grpc_channel_args args = {.num_args = 1, .args = &a};
-    grpc_channel *ch = grpc_channel_create(c->target, creds, &args);
-    grpc_channel_credentials_release(creds);
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    call_once(ch, cq, c->request, 5000); /* connect; not measured */
+    authclient_t *ac;
+    char err[256], why[64];
+    authclient_config_t cfg = {.target = c->target, .deadline_ms = c->deadline_ms};
+    if (authclient_new(&cfg, &ac, err, sizeof err) < 0) {
+        fprintf(stderr, "auth-bench: %s\n", err);
+        c->errors++;
+        return NULL;
+    }
+    authclient_user_t u;
+    size_t toklen = strlen(c->token);
+    authclient_validate(ac, c->token, toklen, &u, why, sizeof why); /* connect; not measured */
     while (mono() < c->start) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
     while (mono() < c->until) {
         double t0 = mono();
-        int rc = call_once(ch, cq, c->request, c->deadline_ms);
+        authclient_result_t r = authclient_validate(ac, c->token, toklen, &u, why, sizeof why);
         double ms = (mono() - t0) * 1000.0;
-        if (rc < 0) {
+        if (r == AUTHCLIENT_UNAVAILABLE) {
             c->errors++;
             continue;
         }
-        if (rc > 0) c->invalid++;
+        if (r == AUTHCLIENT_INVALID) c->invalid++;
         if (c->n == c->cap) {
             c->cap = c->cap ? c->cap * 2 : 65536;
             c->lat = realloc(c->lat, c->cap * sizeof *c->lat);
@@ -133,12 +71,7 @@ static void *run_caller(void *arg)
         }
         c->lat[c->n++] = ms;
     }
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN)
-        ;
-    grpc_completion_queue_destroy(cq);
-    grpc_channel_destroy(ch);
+    authclient_free(ac);
     return NULL;
 }
 
@@ -202,22 +135,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
-    grpc_init();
-    Todo__Auth__V1__ValidateTokenRequest req = TODO__AUTH__V1__VALIDATE_TOKEN_REQUEST__INIT;
-    req.token = (char *)token;
-    size_t len = todo__auth__v1__validate_token_request__get_packed_size(&req);
-    uint8_t *buf = malloc(len);
-    todo__auth__v1__validate_token_request__pack(&req, buf);
-    grpc_slice s = grpc_slice_from_copied_buffer((const char *)buf, len);
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    free(buf);
-
     caller_t *c = calloc((size_t)callers, sizeof *c);
     double start = mono() + 1.0, until = start + seconds; /* 1 s to connect every caller */
     for (int i = 0; i < callers; i++) {
         c[i] = (caller_t){.target = target,
-                          .request = bb,
+                          .token = token,
                           .deadline_ms = deadline_ms,
                           .start = start,
                           .until = until};
@@ -246,7 +168,5 @@ int main(int argc, char **argv)
            pct(all, total, 0.90), pct(all, total, 0.99), total ? all[total - 1] : 0.0);
     free(all);
     free(c);
-    grpc_byte_buffer_destroy(bb);
-    grpc_shutdown();
     return total > 0 && invalid == 0 ? 0 : 1;
 }

@@ -80,11 +80,12 @@ def test_login_trace_in_jaeger(env):
         services = {p["serviceName"] for p in data["processes"].values()}
         names = {s["operationName"] for s in data["spans"]}
         want = {"argon2id verify", "pg users.find", "pg refresh.issue"}
-        return (services, names) if want <= names else None
+        # the server span ends last, so it may reach Jaeger in a later batch than its children
+        server = any("login" in n for n in names)
+        return (services, names) if want <= names and server else None
 
     services, names = wait_until("the login's spans in Jaeger", ops, timeout=30, interval=0.5)
     assert "auth-service" in services
-    assert any("login" in n for n in names), names
 
 
 def test_metrics_by_outcome(env):

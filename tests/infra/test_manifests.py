@@ -72,7 +72,7 @@ def settings_table(service):
     assert "Environment variables:" in text, f"{service} --help has no settings table:\n{text}"
     table = {}
     for line in text.split("Environment variables:", 1)[1].splitlines():
-        m = re.match(r"^\s+([A-Z][A-Z0-9_]+)\s+(string|int|bool|duration)\s+(.*)$", line)
+        m = re.match(r"^\s+([A-Z][A-Z0-9_]+)\s+(string|int|bool|duration|host:port|enum)\s+(.*)$", line)
         if m:
             table[m.group(1)] = m.group(3).startswith("(required)")
     assert table, f"no settings parsed from {service} --help:\n{text}"

@@ -13,7 +13,7 @@
 #include "../../services/auth/auth_jwt.c"
 #include "../../services/auth/auth_metrics.c"
 #include "../../services/auth/auth_refresh.c"
-#include "proto/auth/v1/auth.pb-c.c"
+#include "rpc.h"
 #include "proto/grpc/health/v1/health.pb-c.c"
 
 static auth_jwt_t *g_jwt;
@@ -139,66 +139,18 @@ typedef struct reply {
     bool has_message;
 } reply_t;
 
-static void rpc(grpc_channel *ch, const char *method, const uint8_t *req, size_t reqlen,
+/* One call through lib/rpc, the client every program of the system uses. */
+static void rpc(rpc_channel_t *ch, const char *method, const uint8_t *req, size_t reqlen,
                 const char *traceparent, reply_t *out)
 {
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    grpc_slice m = grpc_slice_from_static_string(method);
-    gpr_timespec dl =
-        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(5, GPR_TIMESPAN));
-    grpc_call *c =
-        grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL, dl, NULL);
-    grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, reqlen);
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1);
-    grpc_byte_buffer *resp = NULL;
-    grpc_metadata md[1];
-    md[0].key = grpc_slice_from_static_string("traceparent");
-    md[0].value = grpc_slice_from_static_string(traceparent ? traceparent : "");
-    grpc_metadata_array init_md, trail_md;
-    grpc_metadata_array_init(&init_md);
-    grpc_metadata_array_init(&trail_md);
-    grpc_slice details;
-    grpc_op ops[6];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = traceparent ? 1 : 0;
-    ops[0].data.send_initial_metadata.metadata = md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = bb;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &resp;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trail_md;
-    ops[5].data.recv_status_on_client.status = &out->code;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    char tag;
-    assert_int_equal(grpc_call_start_batch(c, ops, 6, &tag, NULL), GRPC_CALL_OK);
-    grpc_event ev = grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    assert_int_equal(ev.type, GRPC_OP_COMPLETE);
+    void *resp = NULL;
+    size_t n = 0;
+    out->code = (grpc_status_code)rpc_unary(ch, method, req, reqlen, 5000, traceparent, &resp, &n);
     out->has_message = resp != NULL;
-    out->len = 0;
-    if (resp) {
-        uint8_t *d;
-        assert_int_equal(read_payload(resp, &d, &out->len), 0);
-        assert_true(out->len <= sizeof out->data);
-        memcpy(out->data, d, out->len);
-        free(d);
-        grpc_byte_buffer_destroy(resp);
-    }
-    grpc_slice_unref(details);
-    grpc_metadata_array_destroy(&init_md);
-    grpc_metadata_array_destroy(&trail_md);
-    grpc_byte_buffer_destroy(bb);
-    grpc_slice_unref(body);
-    grpc_call_unref(c);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN)
-        ;
-    grpc_completion_queue_destroy(cq);
+    out->len = n;
+    assert_true(n <= sizeof out->data);
+    if (n) memcpy(out->data, resp, n);
+    free(resp);
 }
 
 static double metric_value(metrics_registry_t *reg, const char *line_prefix)
@@ -227,9 +179,8 @@ static void test_server_end_to_end(void **state)
 
     char target[64];
     snprintf(target, sizeof target, "127.0.0.1:%d", auth_grpc_port(srv));
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    grpc_channel *ch = grpc_channel_create(target, creds, NULL);
-    grpc_channel_credentials_release(creds);
+    rpc_channel_t *ch = rpc_channel_new(target, err, sizeof err);
+    assert_non_null(ch);
 
     /* ValidateToken with a good token, 20 times (more than the 4 slots, so slots recycle) */
     char *tok;
@@ -307,7 +258,7 @@ static void test_server_end_to_end(void **state)
     assert_true(
         metric_value(reg, "auth_token_validations_total{via=\"grpc\",outcome=\"valid\"} ") >= 20);
 
-    grpc_channel_destroy(ch);
+    rpc_channel_free(ch);
     free(tok);
     auth_grpc_stop(srv, 1000);
     metrics_registry_free(reg);

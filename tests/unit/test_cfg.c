@@ -23,15 +23,33 @@ struct settings {
 };
 
 static const cfg_entry_t table[] = {
-    {"T_PORT", CFG_INT, "8081", 1, 65535, offsetof(struct settings, port), "HTTP port", false},
-    {"T_TIMEOUT", CFG_DURATION, "5s", 1000, 3600000, offsetof(struct settings, timeout_ms),
-     "request timeout", false},
-    {"T_DEBUG", CFG_BOOL, "false", 0, 0, offsetof(struct settings, debug), "verbose", false},
-    {"T_DB_URL", CFG_STRING, NULL, 0, 0, offsetof(struct settings, db_url), "database", false},
-    {"T_TOKEN", CFG_STRING, "", 0, 0, offsetof(struct settings, token), "api token", true},
-    {"T_NAME", CFG_STRING, "todo", 0, 0, offsetof(struct settings, name), "name", false},
+    CFG_ROW("T_PORT", CFG_INT, "8081", 1, 65535, offsetof(struct settings, port), "HTTP port", false),
+    CFG_ROW("T_TIMEOUT", CFG_DURATION, "5s", 1000, 3600000, offsetof(struct settings, timeout_ms),
+            "request timeout", false),
+    CFG_ROW("T_DEBUG", CFG_BOOL, "false", 0, 0, offsetof(struct settings, debug), "verbose", false),
+    CFG_ROW("T_DB_URL", CFG_STRING, NULL, 0, 0, offsetof(struct settings, db_url), "database", true),
+    CFG_ROW("T_TOKEN", CFG_STRING, "", 0, 0, offsetof(struct settings, token), "api token", true),
+    CFG_ROW("T_NAME", CFG_STRING, "todo", 0, 0, offsetof(struct settings, name), "name", false),
 };
 #define N (sizeof table / sizeof table[0])
+
+/* Typed values: host:port and enumerations; secrets of several forms. */
+struct typed {
+    cfg_hostport_t listen, relay;
+    int level;
+    const char *redis, *pem;
+};
+static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+static const cfg_entry_t typed[] = {
+    CFG_ROW("T_LISTEN", CFG_HOSTPORT, "127.0.0.1:8081", 0, 0, offsetof(struct typed, listen), "listen",
+            false),
+    CFG_ROW("T_RELAY", CFG_HOSTPORT, "", 0, 0, offsetof(struct typed, relay), "optional", false),
+    CFG_ENUM_ROW("T_LEVEL", "info", offsetof(struct typed, level), levels, "log level"),
+    CFG_ROW("T_REDIS", CFG_STRING, "redis://127.0.0.1:6379/0", 0, 0, offsetof(struct typed, redis),
+            "redis", true),
+    CFG_ROW("T_PEM", CFG_STRING, "", 0, 0, offsetof(struct typed, pem), "key", true),
+};
+#define NTYPED (sizeof typed / sizeof typed[0])
 
 static int reset_env(void **state)
 {
@@ -114,7 +132,7 @@ static void test_bad_integers_are_refused(void **state)
 
 static void test_unbounded_int_is_limited_to_int_range(void **state)
 {
-    static const cfg_entry_t t[] = {{"T_PORT", CFG_INT, "0", 0, 0, 0, "", false}};
+    static const cfg_entry_t t[] = {CFG_ROW("T_PORT", CFG_INT, "0", 0, 0, 0, "", false)};
     int v;
     char err[256];
     setenv("T_PORT", "-2147483648", 1);
@@ -182,7 +200,7 @@ static void test_booleans(void **state)
 
 static void test_secret_values_are_not_echoed_in_errors(void **state)
 {
-    static const cfg_entry_t t[] = {{"T_PORT", CFG_INT, "1", 0, 0, 0, "", true}};
+    static const cfg_entry_t t[] = {CFG_ROW("T_PORT", CFG_INT, "1", 0, 0, 0, "", true)};
     int v;
     char err[256];
     setenv("T_PORT", "hunter2", 1);
@@ -192,7 +210,7 @@ static void test_secret_values_are_not_echoed_in_errors(void **state)
 
 static void test_bad_default_is_reported_as_such(void **state)
 {
-    static const cfg_entry_t t[] = {{"T_PORT", CFG_INT, "http", 1, 9, 0, "", false}};
+    static const cfg_entry_t t[] = {CFG_ROW("T_PORT", CFG_INT, "http", 1, 9, 0, "", false)};
     int v;
     char err[256];
     assert_int_equal(cfg_load(t, 1, &v, err, sizeof err), -1);
@@ -205,6 +223,20 @@ static void test_error_message_is_truncated_safely(void **state)
     char err[8];
     assert_int_equal(load_with("T_PORT", "abc", &s, err, sizeof err), -1);
     assert_string_equal(err, "T_PORT:");
+}
+
+/* cfg_log of the sections into line (one JSON line). */
+static void log_line(const cfg_section_t *sec, size_t nsec, char *line, size_t linelen)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    log_set_output(f);
+    cfg_log(sec, nsec);
+    log_set_output(NULL);
+    line[0] = '\0';
+    rewind(f);
+    assert_non_null(fgets(line, (int)linelen, f));
+    fclose(f);
 }
 
 /* cfg_log writes one JSON line; read it back and check the masked values. */
@@ -220,12 +252,8 @@ static void test_log_masks_secrets_and_url_passwords(void **state)
     FILE *f = tmpfile();
     assert_non_null(f);
     log_set_output(f);
-    cfg_log(table, N, &s);
-    log_set_output(NULL);
-    char line[2048] = "";
-    rewind(f);
-    assert_non_null(fgets(line, sizeof line, f));
-    fclose(f);
+    char line[2048];
+    log_line(&(cfg_section_t){table, N, &s}, 1, line, sizeof line);
 
     assert_null(strstr(line, "s3cret"));
     assert_null(strstr(line, "tok-123"));
@@ -246,23 +274,150 @@ static void test_usage_lists_every_variable(void **state)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    cfg_usage(f, table, 2);
+    cfg_usage(f, &(cfg_section_t){table, 2, NULL}, 1);
     fclose(f);
     assert_string_equal(text,
                         "Environment variables:\n"
-                        "  T_PORT                         int      8081           HTTP port "
+                        "  T_PORT                         int       8081           HTTP port "
                         "(1..65535)\n"
-                        "  T_TIMEOUT                      duration 5s             request timeout "
+                        "  T_TIMEOUT                      duration  5s             request timeout "
                         "(1s..1h)\n");
     free(text);
     f = open_memstream(&text, &len);
-    cfg_usage(f, table + 3, 2);
+    cfg_usage(f, (cfg_section_t[]){{table + 3, 2, NULL}, {typed, NTYPED, NULL}}, 2);
     fclose(f);
     assert_non_null(
-        strstr(text, "T_DB_URL                       string   (required)     database\n"));
+        strstr(text, "T_DB_URL                       string    (required)     database\n"));
     assert_non_null(
-        strstr(text, "T_TOKEN                        string   ''             api token\n"));
+        strstr(text, "T_TOKEN                        string    ''             api token\n"));
+    assert_non_null(strstr(text, "T_LEVEL                        enum      info           "
+                                 "log level (debug|info|warn|error)\n"));
     free(text);
+}
+
+/* ---- typed values: host:port and enumerations ---------------------------------------- */
+
+
+static int reset_typed(void **state)
+{
+    for (size_t i = 0; i < NTYPED; i++) unsetenv(typed[i].name);
+    return 0;
+}
+
+static int reset_both(void **state)
+{
+    reset_env(state);
+    return reset_typed(state);
+}
+
+static void test_hostport_is_parsed_once(void **state)
+{
+    struct typed t;
+    char err[256];
+    assert_int_equal(cfg_load(typed, NTYPED, &t, err, sizeof err), 0);
+    assert_string_equal(t.listen.host, "127.0.0.1");
+    assert_int_equal(t.listen.port, 8081);
+    assert_string_equal(t.listen.text, "127.0.0.1:8081");
+    assert_string_equal(t.relay.text, ""); /* optional, unset */
+    assert_int_equal(t.relay.port, 0);
+    setenv("T_RELAY", "[::1]:9000", 1);
+    assert_int_equal(cfg_load(typed, NTYPED, &t, err, sizeof err), 0);
+    assert_string_equal(t.relay.host, "::1");
+    assert_int_equal(t.relay.port, 9000);
+    setenv("T_LISTEN", "localhost", 1);
+    assert_int_equal(cfg_load(typed, NTYPED, &t, err, sizeof err), -1);
+    assert_string_equal(err, "T_LISTEN: 'localhost' is not host:port");
+    setenv("T_LISTEN", "h:70000", 1);
+    assert_int_equal(cfg_load(typed, NTYPED, &t, err, sizeof err), -1);
+    assert_string_equal(err, "T_LISTEN: 'h:70000' is not host:port");
+}
+
+static void test_enum_is_an_index_and_lists_its_choices(void **state)
+{
+    struct typed t;
+    char err[256];
+    assert_int_equal(cfg_load(typed, NTYPED, &t, err, sizeof err), 0);
+    assert_int_equal(t.level, 1);
+    setenv("T_LEVEL", "WARN", 1);
+    assert_int_equal(cfg_load(typed, NTYPED, &t, err, sizeof err), 0);
+    assert_int_equal(t.level, 2);
+    setenv("T_LEVEL", "chatty", 1);
+    assert_int_equal(cfg_load(typed, NTYPED, &t, err, sizeof err), -1);
+    assert_string_equal(err, "T_LEVEL: 'chatty' is not one of debug, info, warn, error");
+}
+
+/* One configuration line from both tables, with value of T_DB_URL / T_REDIS set; returns
+ * the JSON of the line (caller deletes). */
+static cJSON *config_line(const char *db_url, const char *redis)
+{
+    setenv("T_DB_URL", db_url, 1);
+    if (redis) setenv("T_REDIS", redis, 1);
+    struct settings s;
+    struct typed t;
+    char err[256], line[4096];
+    assert_int_equal(cfg_load(table, N, &s, err, sizeof err), 0);
+    assert_int_equal(cfg_load(typed, NTYPED, &t, err, sizeof err), 0);
+    log_line((cfg_section_t[]){{table, N, &s}, {typed, NTYPED, &t}}, 2, line, sizeof line);
+    assert_null(strstr(line, "S3cret"));
+    cJSON *j = cJSON_Parse(line);
+    assert_non_null(j);
+    return j;
+}
+
+static const char *field(cJSON *j, const char *name)
+{
+    cJSON *v = cJSON_GetObjectItem(j, name);
+    assert_true(cJSON_IsString(v));
+    return v->valuestring;
+}
+
+/* Every form a service accepts a credential in is hidden in the configuration line. */
+static void test_config_line_hides_url_userinfo_password(void **state)
+{
+    cJSON *j = config_line("postgres://tasks:S3cret@db:5432/tasks", NULL);
+    assert_string_equal(field(j, "T_DB_URL"), "postgres://tasks:***@db:5432/tasks");
+    assert_string_equal(field(j, "T_LISTEN"), "127.0.0.1:8081");
+    assert_string_equal(field(j, "T_LEVEL"), "info");
+    cJSON_Delete(j);
+}
+
+static void test_config_line_hides_query_password(void **state)
+{
+    cJSON *j = config_line("postgres://u@h/db?sslmode=disable&password=S3cret", NULL);
+    assert_string_equal(field(j, "T_DB_URL"), "postgres://u@h/db?sslmode=disable&password=***");
+    cJSON_Delete(j);
+}
+
+static void test_config_line_hides_conninfo_password(void **state)
+{
+    cJSON *j = config_line("host=db password=S3cret dbname=tasks", NULL);
+    assert_non_null(strstr(field(j, "T_DB_URL"), "password='***'"));
+    assert_non_null(strstr(field(j, "T_DB_URL"), "host='db'"));
+    cJSON_Delete(j);
+    j = config_line("host=db password = 'S3cret x' dbname=tasks", NULL);
+    assert_null(strstr(field(j, "T_DB_URL"), "x'"));
+    cJSON_Delete(j);
+}
+
+static void test_config_line_hides_redis_password(void **state)
+{
+    cJSON *j = config_line("host=db", "redis://S3cret@h:6379/0");
+    assert_string_equal(field(j, "T_REDIS"), "redis://***@h:6379/0");
+    cJSON_Delete(j);
+    j = config_line("host=db", "redis://:S3cret@h:6379/0");
+    assert_string_equal(field(j, "T_REDIS"), "redis://:***@h:6379/0");
+    cJSON_Delete(j);
+    j = config_line("host=db", "redis://h:6379/0"); /* nothing to hide: shown whole */
+    assert_string_equal(field(j, "T_REDIS"), "redis://h:6379/0");
+    cJSON_Delete(j);
+}
+
+static void test_config_line_hides_unknown_secret_whole(void **state)
+{
+    setenv("T_PEM", "-----BEGIN EC PRIVATE KEY-----\nS3cret==\n-----END EC PRIVATE KEY-----", 1);
+    cJSON *j = config_line("host=db", NULL);
+    assert_string_equal(field(j, "T_PEM"), "***");
+    cJSON_Delete(j);
 }
 
 static void test_split_hostport(void **state)
@@ -303,6 +458,15 @@ int main(void)
         T(test_error_message_is_truncated_safely),
         T(test_log_masks_secrets_and_url_passwords),
         T(test_usage_lists_every_variable),
+#define TT(f) cmocka_unit_test_setup(f, reset_typed)
+#define TB(f) cmocka_unit_test_setup(f, reset_both)
+        TT(test_hostport_is_parsed_once),
+        TT(test_enum_is_an_index_and_lists_its_choices),
+        TB(test_config_line_hides_url_userinfo_password),
+        TB(test_config_line_hides_query_password),
+        TB(test_config_line_hides_conninfo_password),
+        TB(test_config_line_hides_redis_password),
+        TB(test_config_line_hides_unknown_secret_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "../../lib/http.c" /* the static body checks are tested directly too */
 #include "log.h"
 #include "trace.h"
 
@@ -472,6 +472,14 @@ static void test_bad_bodies_are_rejected(void **state)
     assert_non_null(strstr(r.body, "UTF-8"));
     request(&r, "POST", "/api/tasks", "{\"a\":\"\xed\xa0\x80\"}", JSON_CT); /* a surrogate */
     assert_error(&r, 400, "invalid_json");
+    /* a \u0000 escape: cJSON would cut the string there, so it is refused like a raw NUL */
+    request(&r, "POST", "/api/tasks", "{\"a\":\"pass\\u0000x\"}", JSON_CT);
+    assert_error(&r, 400, "invalid_json");
+    assert_non_null(strstr(r.body, "NUL"));
+    request(&r, "POST", "/api/tasks", "{\"a\\u0000\":1}", JSON_CT); /* in a key too */
+    assert_error(&r, 400, "invalid_json");
+    request(&r, "POST", "/api/tasks", "{\"a\":\"\\\\u0000\"}", JSON_CT); /* an escaped backslash */
+    assert_int_equal(r.status, 201);
     const char *text[] = {"Content-Type: text/plain", NULL};
     request(&r, "POST", "/api/tasks", "{}", text);
     assert_error(&r, 415, "unsupported_media_type");
@@ -861,9 +869,74 @@ static void test_stop_drains_in_flight_requests(void **state)
     close(idle_fd);
 }
 
+/* The \u0000 guard of every JSON body (static in http.c). */
+static bool nul(const char *json)
+{
+    return nul_escape_at(json, strlen(json)) != strlen(json);
+}
+
+static void test_nul_escape_detected(void **state)
+{
+    (void)state;
+    assert_true(nul("{\"password\":\"abc\\u0000def\"}"));
+    assert_true(nul("{\"a\\u0000\":1}"));  /* in a key too */
+    assert_true(nul("[\"\\\\\\u0000\"]")); /* an escaped backslash, then the escape */
+    assert_false(nul("{\"password\":\"abc\\\\u0000def\"}")); /* the text \u0000, not a NUL */
+    assert_false(nul("{\"a\":\"\\u0041\\u00e4\"}"));
+    assert_false(nul("{\"a\":\"u0000\"}"));
+    assert_false(nul("{\"a\":0}"));
+    assert_true(nul("{\"a\":\"\\\"\\u0000\"}")); /* \" does not end the string */
+    assert_false(nul("{\"a\":\"x\"} \\u0000"));  /* outside any string: cJSON rejects it anyway */
+    assert_int_equal(nul_escape_at("\"\\u000", 6), 6); /* truncated */
+}
+
+/* Ids in paths and queries: one rule for every service. */
+static void test_ids(void **state)
+{
+    (void)state;
+    int64_t id;
+    assert_int_equal(http_parse_id("1", &id), 0);
+    assert_int_equal(id, 1);
+    assert_int_equal(http_parse_id("9223372036854775807", &id), 0);
+    assert_int_equal(id, INT64_MAX);
+    const char *bad[] = {"0", "-1", "+1", "1a", " 1", "", "9223372036854775808",
+                         "00000000000000000001", "1.0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (http_parse_id(bad[i], &id) == 0) fail_msg("accepted %s", bad[i]);
+    assert_int_equal(http_parse_id(NULL, &id), -1);
+}
+
+/* The one bearer-token reader: token68 only, one scheme spelling, bounded. */
+static void test_bearer_parse(void **state)
+{
+    (void)state;
+    const char *tok;
+    size_t len;
+    assert_int_equal(http_bearer_parse("Bearer abc.DEF-_~+/=", &tok, &len), 0);
+    assert_int_equal(len, strlen("abc.DEF-_~+/="));
+    assert_memory_equal(tok, "abc.DEF-_~+/=", len);
+    assert_int_equal(http_bearer_parse("bearer   x  ", &tok, &len), 0);
+    assert_int_equal(len, 1);
+    const char *bad[] = {NULL, "", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer a\"",
+                         "Bearer a\r\nX: y", "Bearerabc", "Bearer \xc3\xa4", "Bearer\tabc"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (http_bearer_parse(bad[i], &tok, &len) == 0) fail_msg("accepted #%zu", i);
+    char *huge = malloc(HTTP_BEARER_MAX + 16);
+    strcpy(huge, "Bearer ");
+    memset(huge + 7, 'a', HTTP_BEARER_MAX + 1);
+    huge[7 + HTTP_BEARER_MAX + 1] = '\0';
+    assert_int_equal(http_bearer_parse(huge, &tok, &len), -2); /* too large, told apart */
+    huge[7 + HTTP_BEARER_MAX] = '\0';
+    assert_int_equal(http_bearer_parse(huge, &tok, &len), 0);
+    free(huge);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bearer_parse),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_nul_escape_detected),
         cmocka_unit_test(test_routes_with_params_query_and_headers),
         cmocka_unit_test(test_first_matching_route_wins),
         cmocka_unit_test(test_unknown_path_is_404_with_error_body),

@@ -1,4 +1,4 @@
-/* Unit tests for services/tasks/tasks_readmodel.c. The scripts run against a real
+/* Unit tests for services/tasks/tasks_readmodel.c and tasks_redis.c. The scripts run against a real
  * redis-server started on an ephemeral port for this test (skipped if redis-server is not
  * installed): versioned updates, tombstones, the rebuild's race check, epochs, filters and
  * pagination. The PostgreSQL side of rebuilds is covered end to end. */
@@ -19,6 +19,7 @@
 #include "../../services/tasks/tasks_model.c"
 #include "../../services/tasks/tasks_outbox.c"
 #include "../../services/tasks/tasks_readmodel.c"
+#include "../../services/tasks/tasks_redis.c"
 #include "../../services/tasks/tasks_store.c"
 
 static pid_t redis_pid;
@@ -74,12 +75,12 @@ static int stop_redis(void **state)
     return 0;
 }
 
-static readmodel_t *new_rm(const char *url)
+static tasks_readmodel_t *new_rm(const char *url)
 {
-    rm_config_t cfg = {.url = url, .pool_size = 2, .timeout_ms = 500, .pool = NULL};
-    readmodel_t *rm;
+    tasks_readmodel_config_t cfg = {.url = url, .pool_size = 2, .timeout_ms = 500, .pool = NULL};
+    tasks_readmodel_t *rm;
     char err[256];
-    assert_int_equal(rm_new(&cfg, &rm, err, sizeof err), 0);
+    assert_int_equal(tasks_readmodel_new(&cfg, &rm, err, sizeof err), 0);
     return rm;
 }
 
@@ -88,18 +89,18 @@ static void need_redis(void)
     if (redis_pid <= 0) skip();
 }
 
-static redisReply *raw(readmodel_t *rm, const char *fmt, const char *a)
+static redisReply *raw(tasks_readmodel_t *rm, const char *fmt, const char *a)
 {
     bool down;
-    rm_slot *s = rm_acquire(rm, 1000, &down);
+    tasks_redis_conn_t *s = tasks_redis_acquire(rm->redis, 1000, &down);
     assert_non_null(s);
-    redisReply *r = redisCommand(s->c, fmt, a);
-    rm_release(rm, s, false);
+    redisReply *r = redisCommand(tasks_redis_context(s), fmt, a);
+    tasks_redis_release(rm->redis, s, false);
     assert_non_null(r);
     return r;
 }
 
-static long long get_int(readmodel_t *rm, const char *key)
+static long long get_int(tasks_readmodel_t *rm, const char *key)
 {
     redisReply *r = raw(rm, "GET %s", key);
     long long v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
@@ -127,11 +128,11 @@ static void mk(task_t *t, int64_t uid, int64_t id, int64_t version, const char *
 
 /* Does what rebuild_user does after reading PostgreSQL: fills temporary keys with the given
  * snapshot and runs the swap script with the given gen and epoch. Returns its answer. */
-static long long rebuild_with(readmodel_t *rm, int64_t uid, const task_t *ts, size_t n,
+static long long rebuild_with(tasks_readmodel_t *rm, int64_t uid, const task_t *ts, size_t n,
                               const char *gen, const char *epoch)
 {
     bool down;
-    rm_slot *s = rm_acquire(rm, 1000, &down);
+    tasks_redis_conn_t *s = tasks_redis_acquire(rm->redis, 1000, &down);
     assert_non_null(s);
     user_keys k;
     keys_for(uid, &k);
@@ -139,42 +140,42 @@ static long long rebuild_with(readmodel_t *rm, int64_t uid, const task_t *ts, si
     snprintf(tmp[0], sizeof tmp[0], "%s:rebuild:test:hash", k.hash);
     snprintf(tmp[1], sizeof tmp[1], "%s:rebuild:test:order", k.hash);
     snprintf(tmp[2], sizeof tmp[2], "%s:rebuild:test:ver", k.hash);
-    assert_int_equal(fill_temporary(s->c, tmp, ts, n), 0);
+    assert_int_equal(fill_temporary(tasks_redis_context(s), tmp, ts, n), 0);
     const char *keys[] = {k.hash, k.order, k.ver, k.deleted, k.built, k.gen, KEY_EPOCH,
                           tmp[0], tmp[1], tmp[2]};
     const char *args[] = {gen, epoch, "1000"};
     char err[256];
-    redisReply *r = run_script(s, S_REBUILD, 10, keys, 3, args, NULL, err, sizeof err);
+    redisReply *r = tasks_redis_script(s, S_REBUILD, 10, keys, 3, args, NULL, err, sizeof err);
     assert_non_null(r);
     long long v = r->integer;
     freeReplyObject(r);
     /* either way no temporary key is left, and no expiry on the real ones */
-    redisReply *e = redisCommand(s->c, "EXISTS %s %s %s", tmp[0], tmp[1], tmp[2]);
+    redisReply *e = redisCommand(tasks_redis_context(s), "EXISTS %s %s %s", tmp[0], tmp[1], tmp[2]);
     assert_int_equal(e->integer, 0);
     freeReplyObject(e);
-    e = redisCommand(s->c, "TTL %s", k.hash);
+    e = redisCommand(tasks_redis_context(s), "TTL %s", k.hash);
     assert_true(e->integer < 0);
     freeReplyObject(e);
-    rm_release(rm, s, false);
+    tasks_redis_release(rm->redis, s, false);
     return v;
 }
 
 /* Lists with the script only (never the PostgreSQL fallback). Returns 1, 0 (not built). */
-static int list(readmodel_t *rm, int64_t uid, const char *done, const char *tag, const char *q,
+static int list(tasks_readmodel_t *rm, int64_t uid, const char *done, const char *tag, const char *q,
                 const char *limit, const char *cursor, buf_t *body)
 {
     task_query_t tq;
     const char *code;
     char err[128];
-    assert_int_equal(task_query_parse(done, tag, q, limit, cursor, &tq, &code, err, sizeof err), 0);
+    assert_int_equal(tasks_model_query_parse(done, tag, q, limit, cursor, &tq, &code, err, sizeof err), 0);
     bool down, broken;
-    rm_slot *s = rm_acquire(rm, 1000, &down);
+    tasks_redis_conn_t *s = tasks_redis_acquire(rm->redis, 1000, &down);
     assert_non_null(s);
     user_keys k;
     keys_for(uid, &k);
     buf_reset(body);
     int rc = list_once(rm, s, &k, &tq, body, &broken);
-    rm_release(rm, s, broken);
+    tasks_redis_release(rm->redis, s, broken);
     assert_int_not_equal(rc, -1);
     return rc;
 }
@@ -186,14 +187,14 @@ static void test_url(void **state)
     (void)state;
     char host[64], user[32], pw[32], err[128];
     int port, db;
-    assert_int_equal(rm_url_parse("redis://127.0.0.1:26379/0", host, sizeof host, &port, user,
+    assert_int_equal(tasks_redis_url_parse("redis://127.0.0.1:26379/0", host, sizeof host, &port, user,
                                   sizeof user, pw, sizeof pw, &db, err, sizeof err),
                      0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 26379);
     assert_int_equal(db, 0);
     assert_string_equal(pw, "");
-    assert_int_equal(rm_url_parse("redis://app:s3cret@cache.local/3", host, sizeof host, &port,
+    assert_int_equal(tasks_redis_url_parse("redis://app:s3cret@cache.local/3", host, sizeof host, &port,
                                   user, sizeof user, pw, sizeof pw, &db, err, sizeof err),
                      0);
     assert_string_equal(host, "cache.local");
@@ -201,7 +202,7 @@ static void test_url(void **state)
     assert_string_equal(user, "app");
     assert_string_equal(pw, "s3cret");
     assert_int_equal(db, 3);
-    assert_int_equal(rm_url_parse("redis://:pw@h:1", host, sizeof host, &port, user, sizeof user,
+    assert_int_equal(tasks_redis_url_parse("redis://:pw@h:1", host, sizeof host, &port, user, sizeof user,
                                   pw, sizeof pw, &db, err, sizeof err),
                      0);
     assert_string_equal(user, "");
@@ -209,7 +210,7 @@ static void test_url(void **state)
     const char *bad[] = {"http://h", "redis://", "redis://:1", "redis://h:0", "redis://h:70000",
                          "redis://h:1x", "redis://h/x", "redis://h/-1", "h:6379"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (rm_url_parse(bad[i], host, sizeof host, &port, user, sizeof user, pw, sizeof pw, &db,
+        if (tasks_redis_url_parse(bad[i], host, sizeof host, &port, user, sizeof user, pw, sizeof pw, &db,
                          err, sizeof err) == 0)
             fail_msg("accepted %s", bad[i]);
 }
@@ -219,13 +220,13 @@ static void test_render_list(void **state)
     (void)state;
     buf_t b = BUF_INIT;
     const char *docs[] = {"{\"id\":2}", "{\"id\":1}"};
-    rm_render_list(&b, docs, 2, 0);
+    tasks_readmodel_render_list(&b, docs, 2, 0);
     assert_string_equal(buf_str(&b), "{\"tasks\":[{\"id\":2},{\"id\":1}],\"next_cursor\":null}");
     buf_reset(&b);
-    rm_render_list(&b, docs, 1, 2);
+    tasks_readmodel_render_list(&b, docs, 1, 2);
     assert_string_equal(buf_str(&b), "{\"tasks\":[{\"id\":2}],\"next_cursor\":\"2\"}");
     buf_reset(&b);
-    rm_render_list(&b, NULL, 0, 0);
+    tasks_readmodel_render_list(&b, NULL, 0, 0);
     assert_string_equal(buf_str(&b), "{\"tasks\":[],\"next_cursor\":null}");
     buf_free(&b);
 }
@@ -236,26 +237,26 @@ static void test_redis_down(void **state)
     (void)state;
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", free_port());
-    readmodel_t *rm = new_rm(url);
+    tasks_readmodel_t *rm = new_rm(url);
     task_query_t q;
     const char *code, *why = NULL;
     char err[64];
-    task_query_parse(NULL, NULL, NULL, NULL, NULL, &q, &code, err, sizeof err);
+    tasks_model_query_parse(NULL, NULL, NULL, NULL, NULL, &q, &code, err, sizeof err);
     buf_t body = BUF_INIT;
-    assert_int_equal(rm_list(rm, 1, &q, &body, &why), 0);
+    assert_int_equal(tasks_readmodel_list(rm, 1, &q, &body, &why), 0);
     assert_string_equal(why, "redis_down");
-    assert_true(clock_mono_ms() < atomic_load(&rm->down_until_ms)); /* breaker open */
+    assert_true(tasks_redis_breaker_is_open(rm->redis));
     task_t t;
     mk(&t, 1, 1, 1, "x", false, NULL);
-    rm_apply(rm, &t, false);
-    assert_true(atomic_load(&rm->need_bump));
-    assert_false(rm_up(rm));
+    tasks_readmodel_apply(rm, &t, false);
+    assert_true(tasks_redis_recheck_pending(rm->redis));
+    assert_false(tasks_readmodel_up(rm));
     buf_free(&body);
-    rm_free(rm);
+    tasks_readmodel_free(rm);
 
-    readmodel_t *bad;
-    rm_config_t cfg = {.url = "nope", .pool_size = 1, .timeout_ms = 100};
-    assert_int_equal(rm_new(&cfg, &bad, err, sizeof err), -1);
+    tasks_readmodel_t *bad;
+    tasks_readmodel_config_t cfg = {.url = "nope", .pool_size = 1, .timeout_ms = 100};
+    assert_int_equal(tasks_readmodel_new(&cfg, &bad, err, sizeof err), -1);
     assert_non_null(strstr(err, "REDIS_URL"));
 }
 
@@ -265,40 +266,40 @@ static void test_epochs(void **state)
 {
     (void)state;
     need_redis();
-    readmodel_t *rm = new_rm(redis_url);
+    tasks_readmodel_t *rm = new_rm(redis_url);
     buf_t b = BUF_INIT;
     (void)list(rm, 0, NULL, NULL, NULL, NULL, NULL, &b); /* connects: a new Redis bumps */
     long long e1 = get_int(rm, KEY_EPOCH);
     assert_true(e1 >= 1);
-    rm_free(rm);
+    tasks_readmodel_free(rm);
     rm = new_rm(redis_url); /* same server: no bump */
     (void)list(rm, 0, NULL, NULL, NULL, NULL, NULL, &b);
     assert_int_equal(get_int(rm, KEY_EPOCH), e1);
     /* a Redis that restarted has another run_id: the next connection bumps */
     freeReplyObject(raw(rm, "SET " KEY_RUNID " %s", "an-older-run"));
-    rm_free(rm);
+    tasks_readmodel_free(rm);
     rm = new_rm(redis_url);
     (void)list(rm, 0, NULL, NULL, NULL, NULL, NULL, &b);
     assert_int_equal(get_int(rm, KEY_EPOCH), e1 + 1);
     /* a missed update bumps on the next acquire, even on a live connection */
-    atomic_store(&rm->need_bump, true);
+    tasks_redis_recheck(rm->redis);
     (void)list(rm, 0, NULL, NULL, NULL, NULL, NULL, &b);
     assert_int_equal(get_int(rm, KEY_EPOCH), e1 + 2);
-    assert_false(atomic_load(&rm->need_bump));
+    assert_false(tasks_redis_recheck_pending(rm->redis));
     buf_free(&b);
-    rm_free(rm);
+    tasks_readmodel_free(rm);
 }
 
 static void test_versioned_updates(void **state)
 {
     (void)state;
     need_redis();
-    readmodel_t *rm = new_rm(redis_url);
+    tasks_readmodel_t *rm = new_rm(redis_url);
     buf_t b = BUF_INIT;
     const int64_t U = 101;
     task_t t;
     mk(&t, U, 5, 1, "first", false, NULL);
-    rm_apply(rm, &t, false); /* not built yet: skipped, only gen moves */
+    tasks_readmodel_apply(rm, &t, false); /* not built yet: skipped, only gen moves */
     assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 0);
     assert_int_equal(get_int(rm, "tasks:user:101:gen"), 1);
 
@@ -309,24 +310,24 @@ static void test_versioned_updates(void **state)
     assert_non_null(strstr(buf_str(&b), "\"title\":\"first\""));
 
     mk(&t, U, 5, 3, "third", false, NULL);
-    rm_apply(rm, &t, false);
+    tasks_readmodel_apply(rm, &t, false);
     mk(&t, U, 5, 2, "second (late)", false, NULL); /* older: ignored */
-    rm_apply(rm, &t, false);
+    tasks_readmodel_apply(rm, &t, false);
     mk(&t, U, 5, 3, "third (repeated)", false, NULL); /* same version: ignored */
-    rm_apply(rm, &t, false);
+    tasks_readmodel_apply(rm, &t, false);
     assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
     assert_non_null(strstr(buf_str(&b), "\"title\":\"third\""));
     assert_null(strstr(buf_str(&b), "late"));
     assert_null(strstr(buf_str(&b), "repeated"));
 
     mk(&t, U, 5, 4, "deleted", false, NULL);
-    rm_apply(rm, &t, true);
+    tasks_readmodel_apply(rm, &t, true);
     mk(&t, U, 5, 9, "resurrected?", false, NULL); /* any update after a delete: ignored */
-    rm_apply(rm, &t, false);
+    tasks_readmodel_apply(rm, &t, false);
     assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
     assert_string_equal(buf_str(&b), "{\"tasks\":[],\"next_cursor\":null}");
     buf_free(&b);
-    rm_free(rm);
+    tasks_readmodel_free(rm);
 }
 
 /* Rule 3: a write between the gen read and the rebuild makes the rebuild give up. */
@@ -334,7 +335,7 @@ static void test_rebuild_race(void **state)
 {
     (void)state;
     need_redis();
-    readmodel_t *rm = new_rm(redis_url);
+    tasks_readmodel_t *rm = new_rm(redis_url);
     buf_t b = BUF_INIT;
     const int64_t U = 102;
     (void)list(rm, U, NULL, NULL, NULL, NULL, NULL, &b);
@@ -346,7 +347,7 @@ static void test_rebuild_race(void **state)
     mk(&snap[0], U, 1, 1, "one", false, NULL);
     mk(&snap[1], U, 2, 1, "two", false, NULL);
     mk(&t, U, 2, 2, "two, changed after the snapshot", false, NULL);
-    rm_apply(rm, &t, false); /* a concurrent writer */
+    tasks_readmodel_apply(rm, &t, false); /* a concurrent writer */
     assert_int_equal(rebuild_with(rm, U, snap, 2, gen, epoch), 0);
     assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 0); /* still not built */
     /* a stale epoch fails too */
@@ -360,18 +361,18 @@ static void test_rebuild_race(void **state)
     snprintf(gen, sizeof gen, "%lld", get_int(rm, "tasks:user:102:gen"));
     assert_int_equal(rebuild_with(rm, U, &snap[1], 1, gen, epoch), 1); /* task 1 deleted */
     mk(&t, U, 1, 7, "one, late update", false, NULL);
-    rm_apply(rm, &t, false);
+    tasks_readmodel_apply(rm, &t, false);
     assert_int_equal(list(rm, U, NULL, NULL, NULL, NULL, NULL, &b), 1);
     assert_null(strstr(buf_str(&b), "\"one"));
     buf_free(&b);
-    rm_free(rm);
+    tasks_readmodel_free(rm);
 }
 
 static void test_filters_and_pages(void **state)
 {
     (void)state;
     need_redis();
-    readmodel_t *rm = new_rm(redis_url);
+    tasks_readmodel_t *rm = new_rm(redis_url);
     buf_t b = BUF_INIT;
     const int64_t U = 103;
     (void)list(rm, U, NULL, NULL, NULL, NULL, NULL, &b);
@@ -423,7 +424,7 @@ static void test_filters_and_pages(void **state)
     assert_non_null(strstr(buf_str(&b), "{\"tasks\":[{\"id\":11,"));
     assert_non_null(strstr(buf_str(&b), "\"next_cursor\":null"));
     buf_free(&b);
-    rm_free(rm);
+    tasks_readmodel_free(rm);
 }
 
 /* A large user goes in chunks: 1,234 tasks. */
@@ -431,7 +432,7 @@ static void test_rebuild_in_chunks(void **state)
 {
     (void)state;
     need_redis();
-    readmodel_t *rm = new_rm(redis_url);
+    tasks_readmodel_t *rm = new_rm(redis_url);
     buf_t b = BUF_INIT;
     const int64_t U = 104;
     (void)list(rm, U, NULL, NULL, NULL, NULL, NULL, &b);
@@ -456,7 +457,7 @@ static void test_rebuild_in_chunks(void **state)
     assert_string_equal(buf_str(&b), "{\"tasks\":[],\"next_cursor\":null}");
     free(ts);
     buf_free(&b);
-    rm_free(rm);
+    tasks_readmodel_free(rm);
 }
 
 int main(void)

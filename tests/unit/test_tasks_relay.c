@@ -15,61 +15,61 @@
 static void test_pick_one_head_per_task(void **state)
 {
     (void)state;
-    relay_pick_row_t rows[] = {{1, 10}, {2, 11}, {3, 10}, {4, 12}, {5, 11}, {6, 10}};
+    tasks_relay_pick_row_t rows[] = {{1, 10}, {2, 11}, {3, 10}, {4, 12}, {5, 11}, {6, 10}};
     bool send[6];
-    assert_int_equal(relay_pick(rows, 6, send), 3);
+    assert_int_equal(tasks_relay_pick(rows, 6, send), 3);
     bool want[6] = {true, true, false, true, false, false};
     for (int i = 0; i < 6; i++) assert_int_equal(send[i], want[i]);
-    assert_int_equal(relay_pick(rows, 0, send), 0);
+    assert_int_equal(tasks_relay_pick(rows, 0, send), 0);
 }
 
 static void test_error_classes(void **state)
 {
     (void)state;
     /* the broker refuses these bytes: counting towards dead */
-    assert_true(relay_err_permanent(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
-    assert_true(relay_err_permanent(RD_KAFKA_RESP_ERR_INVALID_RECORD));
-    assert_true(relay_err_permanent(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+    assert_true(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
+    assert_true(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR_INVALID_RECORD));
+    assert_true(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
     /* an outage: rows wait however long it lasts, never dead */
-    assert_false(relay_err_permanent(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT));
-    assert_false(relay_err_permanent(RD_KAFKA_RESP_ERR__TRANSPORT));
-    assert_false(relay_err_permanent(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN));
-    assert_false(relay_err_permanent(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION));
-    assert_false(relay_err_permanent(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS));
-    assert_false(relay_err_permanent(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-    assert_false(relay_err_permanent(RD_KAFKA_RESP_ERR__FATAL));
-    assert_true(relay_err_purged(RD_KAFKA_RESP_ERR__PURGE_QUEUE));
-    assert_true(relay_err_purged(RD_KAFKA_RESP_ERR__PURGE_INFLIGHT));
-    assert_false(relay_err_purged(RD_KAFKA_RESP_ERR_NO_ERROR));
+    assert_false(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT));
+    assert_false(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR__TRANSPORT));
+    assert_false(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN));
+    assert_false(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION));
+    assert_false(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS));
+    assert_false(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    assert_false(tasks_relay_err_permanent(RD_KAFKA_RESP_ERR__FATAL));
+    assert_true(tasks_relay_err_purged(RD_KAFKA_RESP_ERR__PURGE_QUEUE));
+    assert_true(tasks_relay_err_purged(RD_KAFKA_RESP_ERR__PURGE_INFLIGHT));
+    assert_false(tasks_relay_err_purged(RD_KAFKA_RESP_ERR_NO_ERROR));
 }
 
 static void test_backoff(void **state)
 {
     (void)state;
-    assert_int_equal(relay_backoff_ms(500, 1), 500);
-    assert_int_equal(relay_backoff_ms(500, 2), 1000);
-    assert_int_equal(relay_backoff_ms(500, 4), 4000);
-    assert_int_equal(relay_backoff_ms(500, 100), MAX_BACKOFF_MS);
-    assert_int_equal(relay_backoff_ms(0, 1), 1);
-    assert_int_equal(relay_backoff_ms(10 * 60 * 1000, 1), MAX_BACKOFF_MS);
+    assert_int_equal(tasks_relay_backoff_ms(500, 1), 500);
+    assert_int_equal(tasks_relay_backoff_ms(500, 2), 1000);
+    assert_int_equal(tasks_relay_backoff_ms(500, 4), 4000);
+    assert_int_equal(tasks_relay_backoff_ms(500, 100), MAX_BACKOFF_MS);
+    assert_int_equal(tasks_relay_backoff_ms(0, 1), 1);
+    assert_int_equal(tasks_relay_backoff_ms(10 * 60 * 1000, 1), MAX_BACKOFF_MS);
 }
 
 static void test_shard_target(void **state)
 {
     (void)state;
-    assert_int_equal(relay_shard_target(64, 0), 64);
-    assert_int_equal(relay_shard_target(64, 1), 64);
-    assert_int_equal(relay_shard_target(64, 2), 32);
-    assert_int_equal(relay_shard_target(64, 3), 22); /* 22 + 22 + 20 */
-    assert_int_equal(relay_shard_target(64, 64), 1);
-    assert_int_equal(relay_shard_target(64, 100), 1);
+    assert_int_equal(tasks_relay_shard_target(64, 0), 64);
+    assert_int_equal(tasks_relay_shard_target(64, 1), 64);
+    assert_int_equal(tasks_relay_shard_target(64, 2), 32);
+    assert_int_equal(tasks_relay_shard_target(64, 3), 22); /* 22 + 22 + 20 */
+    assert_int_equal(tasks_relay_shard_target(64, 64), 1);
+    assert_int_equal(tasks_relay_shard_target(64, 100), 1);
     /* whatever N, N relays holding their target cover every shard */
-    for (int n = 1; n <= 80; n++) assert_true(relay_shard_target(64, n) * n >= 64);
+    for (int n = 1; n <= 80; n++) assert_true(tasks_relay_shard_target(64, n) * n >= 64);
 }
 
-static relay_t *new_relay(metrics_registry_t *reg, int batch)
+static tasks_relay_t *new_relay(metrics_registry_t *reg, int batch)
 {
-    relay_config_t c = {.database_url = "postgres://nobody@127.0.0.1:1/none",
+    tasks_relay_config_t c = {.database_url = "postgres://nobody@127.0.0.1:1/none",
                         .brokers = "127.0.0.1:1",
                         .batch_size = batch,
                         .poll_interval_ms = 100,
@@ -79,9 +79,9 @@ static relay_t *new_relay(metrics_registry_t *reg, int batch)
                         .queue_max = 100,
                         .retention_ms = 1000,
                         .metrics = reg};
-    relay_t *r;
+    tasks_relay_t *r;
     char err[256];
-    assert_int_equal(relay_new(&c, &r, err, sizeof err), 0);
+    assert_int_equal(tasks_relay_new(&c, &r, err, sizeof err), 0);
     return r;
 }
 
@@ -91,7 +91,7 @@ static void test_delivery_reports(void **state)
 {
     (void)state;
     metrics_registry_t *reg = metrics_registry_new();
-    relay_t *r = new_relay(reg, 4);
+    tasks_relay_t *r = new_relay(reg, 4);
     r->round = 7;
     for (int i = 0; i < 4; i++) {
         memset(&r->rows[i], 0, sizeof r->rows[i]);
@@ -103,28 +103,28 @@ static void test_delivery_reports(void **state)
     memset(&m, 0, sizeof m);
 
     m._private = (void *)((uintptr_t)6 << 24 | 1); /* an old round */
-    on_delivery(NULL, &m, r);
+    on_delivery(&m, r);
     assert_false(r->rows[0].reported);
 
     m._private = (void *)((uintptr_t)7 << 24 | 5); /* index past the batch */
-    on_delivery(NULL, &m, r);
+    on_delivery(&m, r);
     m._private = (void *)((uintptr_t)7 << 24 | 0); /* index 0 is never used */
-    on_delivery(NULL, &m, r);
+    on_delivery(&m, r);
     assert_int_equal(r->outstanding, 4);
 
     m._private = (void *)((uintptr_t)7 << 24 | 2);
     m.err = RD_KAFKA_RESP_ERR__MSG_TIMED_OUT;
-    on_delivery(NULL, &m, r);
+    on_delivery(&m, r);
     assert_true(r->rows[1].reported);
     assert_int_equal(r->rows[1].err, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
     assert_int_equal(r->outstanding, 3);
     m.err = RD_KAFKA_RESP_ERR_NO_ERROR; /* a duplicate report is ignored */
-    on_delivery(NULL, &m, r);
+    on_delivery(&m, r);
     assert_int_equal(r->rows[1].err, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
     assert_int_equal(r->outstanding, 3);
 
     m._private = (void *)((uintptr_t)7 << 24 | 1);
-    on_delivery(NULL, &m, r);
+    on_delivery(&m, r);
     assert_true(r->rows[0].reported);
     assert_int_equal(r->rows[0].err, RD_KAFKA_RESP_ERR_NO_ERROR);
 
@@ -134,7 +134,7 @@ static void test_delivery_reports(void **state)
     assert_non_null(strstr(buf_str(&out), "outbox_relay_shards_held 0"));
     assert_non_null(strstr(buf_str(&out), "outbox_publish_failures_total{kind=\"transient\"}"));
     buf_free(&out);
-    relay_free(r);
+    tasks_relay_free(r);
     metrics_registry_free(reg);
 }
 
@@ -142,13 +142,13 @@ static void test_delivery_reports(void **state)
 static void test_stop_while_database_down(void **state)
 {
     (void)state;
-    relay_t *r = new_relay(NULL, 8);
+    tasks_relay_t *r = new_relay(NULL, 8);
     char err[256];
-    assert_int_equal(relay_start_thread(r, err, sizeof err), 0);
+    assert_int_equal(tasks_relay_start_thread(r, err, sizeof err), 0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    relay_stop(r);
-    relay_free(r); /* joins */
+    tasks_relay_stop(r);
+    tasks_relay_free(r); /* joins */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_true(t1.tv_sec - t0.tv_sec < 5);
 }
@@ -156,10 +156,10 @@ static void test_stop_while_database_down(void **state)
 static void test_shard_list(void **state)
 {
     (void)state;
-    bool which[RELAY_SHARDS] = {false};
+    bool which[TASKS_RELAY_SHARDS] = {false};
     which[0] = which[5] = which[63] = true;
     buf_t b = BUF_INIT;
-    shard_list(which, 0, RELAY_SHARDS, &b);
+    shard_list(which, 0, TASKS_RELAY_SHARDS, &b);
     assert_string_equal(buf_str(&b), "{0,5,63}");
     buf_reset(&b);
     shard_list(which, 0, 2, &b);

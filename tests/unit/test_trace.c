@@ -20,7 +20,7 @@ static const char *const valid_tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067a
 
 static uint64_t now_ms(void)
 {
-    return clock_ns(CLOCK_MONOTONIC) / 1000000;
+    return (uint64_t)clock_mono_ms();
 }
 
 /* ---- traceparent ------------------------------------------------------------- */
