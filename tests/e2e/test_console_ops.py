@@ -339,3 +339,45 @@ def test_notifications(env, user):
     assert c.json("notifications") == api
     read = c.json("notifications", "read", str(got["id"]))
     assert read["id"] == got["id"]
+
+
+# ---- a Redis with a password (REDIS_URL forms redis://:pw@host and redis://pw@host) ------------
+
+@pytest.fixture
+def redis_with_password(tmp_path):
+    import shutil
+    import socket
+    import subprocess
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pw = "pw-" + uuid.uuid4().hex
+    proc = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
+                             "--bind", "127.0.0.1", "--requirepass", pw, "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = redis.Redis(host="127.0.0.1", port=port, password=pw, socket_timeout=2)
+    wait_until("the private redis to answer", lambda: r.ping(), timeout=15)
+    yield port, pw, r
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+def test_redis_password_forms(env, user, redis_with_password):
+    c, uid = user
+    port, pw, r = redis_with_password
+    doc = {"id": 5, "title": "in a private redis", "version": 3}
+    r.hset(f"tasks:user:{uid}", "5", json.dumps(doc))
+    for url in (f"redis://:{pw}@127.0.0.1:{port}/0", f"redis://{pw}@127.0.0.1:{port}/0",
+                f"redis://default:{pw}@127.0.0.1:{port}"):
+        out = c.json("readmodel", "show", env={"REDIS_URL": url})
+        assert out["tasks"] == [doc], url
+    p = c.run("readmodel", "show", env={"REDIS_URL": f"redis://:wrong@127.0.0.1:{port}/0"}, check=3)
+    assert "refused" in p.stderr and pw not in p.stderr and "wrong" not in p.stderr
+    p = c.run("readmodel", "show", env={"REDIS_URL": f"redis://127.0.0.1:{port}/0"}, check=3)
+    assert "NOAUTH" in p.stderr
+    health = json.loads(c.run("-o", "json", "health", env={"REDIS_URL": f"redis://:{pw}@127.0.0.1:{port}/0"}).stdout)
+    part = next(x for x in health["parts"] if x["name"] == "redis")
+    assert part["ready"] and pw not in json.dumps(health) and "***" in part["address"]
+    conf = c.json("config", env={"REDIS_URL": f"redis://{pw}@127.0.0.1:{port}/0"})
+    assert pw not in json.dumps(conf)
