@@ -23,23 +23,20 @@ static void text_of(const cJSON *o, const char *k, char *out, size_t outlen)
 
 static void row(ops_table_t *t, const cJSON *n)
 {
-    char id[64], type[64], task[32], msg[512], at[40], read[8], readat[40];
+    char id[64], type[64], task[32], msg[512], at[40], readat[40];
     text_of(n, "id", id, sizeof id);
-    text_of(n, "type", type, sizeof type);
-    if (!type[0]) text_of(n, "event_type", type, sizeof type);
+    text_of(n, "kind", type, sizeof type);
     text_of(n, "task_id", task, sizeof task);
-    text_of(n, "message", msg, sizeof msg);
-    if (!msg[0]) text_of(n, "title", msg, sizeof msg);
+    text_of(n, "title", msg, sizeof msg);
     text_of(n, "created_at", at, sizeof at);
-    text_of(n, "read", read, sizeof read);
     text_of(n, "read_at", readat, sizeof readat);
-    const char *cells[] = {id, read[0] || readat[0] ? "" : "●", type, task, msg, at};
+    const char *cells[] = {id, readat[0] ? "" : "●", type, task, msg, at};
     ops_table_add(t, cells);
 }
 
 static ops_table_t *table(void)
 {
-    static const char *const cols[] = {"ID", "NEW", "TYPE", "TASK", "MESSAGE", "CREATED"};
+    static const char *const cols[] = {"ID", "NEW", "KIND", "TASK", "TITLE", "CREATED"};
     ops_table_t *t = ops_table_new(cols, 6);
     ops_table_flex(t, 4);
     ops_table_flex(t, 0);

@@ -51,7 +51,10 @@ static const figure_spec_t notify_figs[] = {
     {"requests", "http_requests_total", NULL},
     {"5xx", "http_requests_total", "status=\"5"},
     {"consumer_lag", "notify_consumer_lag", NULL},
-    {"events", "notify_events_total", NULL},
+    {"events", "notify_events_processed_total", NULL},
+    {"duplicates", "notify_duplicates_total", NULL},
+    {"dead_lettered", "notify_dead_lettered_total", NULL},
+    {"deliveries_pending", "notify_deliveries_pending", NULL},
     {NULL, NULL, NULL},
 };
 

@@ -326,19 +326,26 @@ def test_health_reports_every_part(env, user):
 
 def test_notifications(env, user):
     c, _ = user
-    r = requests.get(env["GATEWAY_URL"] + "/api/notifications", headers=bearer(c), timeout=30)
-    if r.status_code != 200:
-        p = c.run("notifications")
-        assert p.returncode in (1, 4) and "/api/notifications" in p.stderr
-        pytest.skip(f"notification-service is not part of this stack yet (gateway: {r.status_code})")
     t = c.json("tasks", "add", "notify me")
-    got = wait_until("a notification for the new task", lambda: next(
+    c.json("tasks", "done", str(t["id"]))  # completing a task notifies its owner
+    got = wait_until("a notification for the completed task", lambda: next(
         (n for n in c.json("notifications")["notifications"] if n.get("task_id") == t["id"]), None),
         timeout=60, interval=0.5)
+    assert got["kind"] == "task_done" and got["read_at"] is None
     api = requests.get(env["GATEWAY_URL"] + "/api/notifications", headers=bearer(c), timeout=30).json()
     assert c.json("notifications") == api
+    table = c.run("notifications", check=0).stdout
+    assert "task_done" in table and "●" in table
     read = c.json("notifications", "read", str(got["id"]))
-    assert read["id"] == got["id"]
+    assert read["id"] == got["id"] and read["read_at"]
+    again = requests.get(env["GATEWAY_URL"] + "/api/notifications", headers=bearer(c), timeout=30).json()
+    assert next(n for n in again["notifications"] if n["id"] == got["id"])["read_at"] == read["read_at"]
+    p = c.run("notifications", "read", "999999999999", check=1)
+    assert "404" in p.stderr
+    assert "●" not in c.run("notifications", check=0).stdout
+    h = json.loads(c.run("-o", "json", "health").stdout)
+    notify = next(x for x in h["parts"] if x["name"] == "notification-service")
+    assert notify["ready"] and "consumer_lag" in notify["figures"]
 
 
 # ---- a Redis with a password (REDIS_URL forms redis://:pw@host and redis://pw@host) ------------
