@@ -28,16 +28,18 @@ static int ask_tty(const char *prompt, bool secret, char *out, size_t outlen)
     if (!tty) return -1;
     struct termios old, quiet;
     bool changed = false;
-    fputs(prompt, tty);
-    fflush(tty);
+    /* echo goes off before the prompt is shown, so whatever answers the prompt is never echoed
+     * (and TCSANOW, not TCSAFLUSH: an answer typed the moment the prompt appears is kept) */
     if (secret && tcgetattr(fileno(tty), &old) == 0) {
         quiet = old;
         quiet.c_lflag &= (tcflag_t)~ECHO;
-        changed = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
+        changed = tcsetattr(fileno(tty), TCSANOW, &quiet) == 0;
     }
+    fputs(prompt, tty);
+    fflush(tty);
     int r = read_line(tty, out, outlen);
     if (changed) {
-        tcsetattr(fileno(tty), TCSAFLUSH, &old);
+        tcsetattr(fileno(tty), TCSANOW, &old);
         fputc('\n', tty);
     }
     fclose(tty);

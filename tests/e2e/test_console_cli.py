@@ -420,6 +420,11 @@ def run_on_pty(console, args, answers=(), extra_env=None, timeout=30):
             out += chunk
         if pending and pending[0][0].encode() in out.split(b"\n")[-1]:
             os.write(fd, (pending.pop(0)[1] + "\n").encode())
+    else:
+        os.kill(pid, 9)  # never leave it waiting on its terminal
+        os.waitpid(pid, 0)
+        os.close(fd)
+        raise AssertionError(f"todo-console {args} did not finish in {timeout}s: {out!r}")
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
