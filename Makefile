@@ -187,11 +187,18 @@ test-unit: $(UNIT_BINS) $(FUZZ_BINS)
 
 # End-to-end: the real stack, real servers, independent clients (pytest). The stack runs
 # the services' ASan+UBSan builds; any sanitizer report in their logs fails the suite.
+# The tests run in a random order (pytest-random-order: modules shuffled, and the tests
+# inside each), from a seed printed first; `make test-e2e E2E_SEED=N` repeats an order.
+# The sanitizer check runs whatever pytest said: it stops the services first (leaks are
+# reported at exit), and a failing suite must not hide a sanitizer report.
+E2E_SEED     := $(shell od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 test-e2e: build build-asan $(addprefix $(BUILD)/asan/bin/,$(TEST_PROGRAMS))
 	@tests/e2e/sanitizer-check.sh mark
 	@TODO_BIN_DIR=$(BUILD)/asan/bin infra/local/stack up
-	@TODO_BIN_DIR=$(BUILD)/asan/bin $(PYTHON) -m pytest -q tests/e2e
-	@tests/e2e/sanitizer-check.sh check
+	@echo "e2e: random order, seed $(E2E_SEED) (make test-e2e E2E_SEED=$(E2E_SEED) repeats it)"
+	@rc=0; TODO_BIN_DIR=$(BUILD)/asan/bin $(PYTHON) -m pytest -q -p random_order \
+	   --random-order-seed=$(E2E_SEED) tests/e2e || rc=$$?; \
+	 TODO_BIN_DIR=$(BUILD)/asan/bin tests/e2e/sanitizer-check.sh check || rc=1; exit $$rc
 
 # Docker Compose and Kubernetes files, checked without Docker or a cluster (tests/infra).
 test-infra: build

@@ -7,9 +7,13 @@
 #   3. Apache Kafka (broker jars from Maven Central) and Jaeger (built with Go) into the
 #      cache ${XDG_CACHE_HOME:-$HOME/.cache}/todo-system, outside the checkout, so a fresh
 #      clone on a warm machine rebuilds nothing.
+#   4. Test tools Debian lacks, built with Go into the same cache: kustomize, and a promtool
+#      with Kubernetes service discovery (Debian's is built without it). tests/infra uses
+#      them and fails, rather than skips, when they are missing.
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=versions.env
 . infra/versions.env
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/todo-system"
 
@@ -31,8 +35,15 @@ DEB_PACKAGES=(
     # tools and independent test clients (docker-compose and python3-yaml: tests/infra
     # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster)
     kcat wrk hyperfine curl procps iproute2 tmux docker-compose
-    python3-pytest python3-requests python3-grpcio python3-grpc-tools python3-protobuf
-    python3-confluent-kafka python3-psycopg2 python3-redis python3-yaml
+    # tests of the stack script itself: shellcheck (tests/infra) and strace (every command
+    # line the script runs, checked for secrets in tests/e2e/test_stack_security.py)
+    shellcheck strace
+    # Every module the Python tests import, named here even when another package pulls it
+    # in (python3-jwt and python3-cryptography came only as dependencies of other packages);
+    # pytest-random-order: the e2e suite runs in a random order (make test-e2e)
+    python3-pytest python3-pytest-random-order python3-requests python3-grpcio
+    python3-grpc-tools python3-protobuf python3-confluent-kafka python3-psycopg2 python3-redis
+    python3-yaml python3-jwt python3-cryptography
 )
 
 missing=()
@@ -60,7 +71,7 @@ fi
 
 # ---- 2. toolchains ------------------------------------------------------------------
 java_major=$(java -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1)
-[ -n "$java_major" ] && [ "$java_major" -ge 17 ] \
+{ [ -n "$java_major" ] && [ "$java_major" -ge 17 ]; } \
     || die "Kafka ${KAFKA_VERSION} needs Java 17 or newer (found: ${java_major:-none}); install openjdk-17-jre-headless"
 command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka broker; install the 'maven' package"
 
@@ -98,4 +109,33 @@ if [ ! -x "$JAEGER_BIN" ]; then
     mv "$JAEGER_BIN.tmp" "$JAEGER_BIN"
 fi
 
-say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, cache $CACHE)"
+# ---- 4. test tools into the cache ---------------------------------------------------
+KUSTOMIZE_BIN="$CACHE/kustomize-${KUSTOMIZE_VERSION}/kustomize"
+if [ ! -x "$KUSTOMIZE_BIN" ]; then
+    say "building kustomize ${KUSTOMIZE_VERSION} with Go into $KUSTOMIZE_BIN"
+    tmp="$(dirname "$KUSTOMIZE_BIN").tmp.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    GOFLAGS="" GOBIN="$tmp" go install "sigs.k8s.io/kustomize/kustomize/v5@v${KUSTOMIZE_VERSION}" \
+        || { rm -rf "$tmp"; die "go install of kustomize ${KUSTOMIZE_VERSION} failed"; }
+    rm -rf "$(dirname "$KUSTOMIZE_BIN")"; mv "$tmp" "$(dirname "$KUSTOMIZE_BIN")"
+fi
+
+# Prometheus' Go module carries replace directives, so `go install mod@version` refuses it:
+# the module's source comes from the module proxy (go mod download) and is built in a copy.
+# Its versions are v0.MMmm.p for Prometheus M.mm.p (3.6.0 = v0.306.0).
+PROMTOOL_BIN="$CACHE/promtool-${PROMETHEUS_VERSION}/promtool"
+if [ ! -x "$PROMTOOL_BIN" ]; then
+    say "building promtool ${PROMETHEUS_VERSION} with Go into $PROMTOOL_BIN (takes minutes the first time)"
+    IFS=. read -r p_major p_minor p_patch <<<"$PROMETHEUS_VERSION"
+    p_mod="github.com/prometheus/prometheus@v0.$((p_major * 100 + p_minor)).${p_patch}"
+    src=$(GOFLAGS="" go mod download -json "$p_mod" | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')
+    if [ -z "$src" ] || [ ! -d "$src" ]; then die "go mod download $p_mod failed"; fi
+    tmp="$(dirname "$PROMTOOL_BIN").tmp.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src"
+    (cd "$tmp/src" && GOFLAGS="" go build -trimpath -o "$tmp/promtool" ./cmd/promtool) \
+        || { rm -rf "$tmp"; die "go build of promtool ${PROMETHEUS_VERSION} failed"; }
+    rm -rf "$tmp/src" "$(dirname "$PROMTOOL_BIN")"; mv "$tmp" "$(dirname "$PROMTOOL_BIN")"
+fi
+
+say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, promtool ${PROMETHEUS_VERSION}, cache $CACHE)"

@@ -29,6 +29,7 @@ pg_admin=$(value POSTGRES_PASSWORD)
 pg_auth=$(value PG_AUTH_PASSWORD)
 pg_tasks=$(value PG_TASKS_PASSWORD)
 pg_notify=$(value PG_NOTIFICATIONS_PASSWORD)
+redis=$(value REDIS_PASSWORD)
 
 # the template's @NAME@ → base64 of the value (base64 has no '|', so sed is safe)
 sed -e "s|@POSTGRES_PASSWORD@|$(b64 "$pg_admin")|" \
@@ -38,6 +39,9 @@ sed -e "s|@POSTGRES_PASSWORD@|$(b64 "$pg_admin")|" \
     -e "s|@AUTH_DATABASE_URL@|$(b64 "postgres://auth:$pg_auth@postgres:5432/auth")|" \
     -e "s|@TASKS_DATABASE_URL@|$(b64 "postgres://tasks:$pg_tasks@postgres:5432/tasks")|" \
     -e "s|@NOTIFY_DATABASE_URL@|$(b64 "postgres://notifications:$pg_notify@postgres:5432/notifications")|" \
+    -e "s|@REDIS_PASSWORD@|$(b64 "$redis")|" \
+    -e "s|@REDIS_AUTH_CONF@|$(printf 'requirepass %s\n' "$redis" | base64 | tr -d '\n')|" \
+    -e "s|@REDIS_URL@|$(b64 "redis://:$redis@redis:6379/0")|" \
     -e "s|@AUTH_JWT_PRIVATE_KEY@|$(base64 <"$dir/jwt-es256.pem" | tr -d '\n')|" \
     "$here/secret.template.yaml" >"$dir/secret.yaml"
 if grep -v '^ *#' "$dir/secret.yaml" | grep -q '@[A-Z_]*@'; then

@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+# shellcheck source=/dev/null  # written by infra/local/stack
 . .run/stack.env
 SECS=${AUTH_BENCH_SECONDS:-10}
 BENCH=$ROOT/build/rel/bin/auth-bench

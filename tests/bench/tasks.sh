@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUN="${TODO_RUN_DIR:-$PWD/.run}"
 [ -s "$RUN/stack.env" ] || { echo "tasks bench: no stack ($RUN/stack.env); run make up"; exit 1; }
+# shellcheck source=/dev/null  # written by infra/local/stack
 . "$RUN/stack.env"
 curl -fsS -o /dev/null --max-time 5 "$TASKS_HTTP_URL/ready" || { echo "tasks bench: tasks-service not ready"; exit 1; }
 command -v wrk >/dev/null || { echo "tasks bench: wrk missing (make deps)"; exit 1; }

@@ -159,20 +159,22 @@ def free_port():
 
 
 def service_binary():
-    d = os.environ.get("TODO_BIN_DIR")
-    if d:
-        p = pathlib.Path(d)
-        return (p if p.is_absolute() else ROOT / p) / "auth-service"
-    return ROOT / "bin" / "auth-service"
+    from conftest import bin_dir
+    return bin_dir() / "auth-service"
 
 
 class Instance:
-    """bin/auth-service started by the test on free ports, against the stack's database,
-    with extra settings; logs go to a file the test can read."""
+    """The auth-service binary under test, started by the test on free ports against the
+    stack's database, with extra settings. It logs into the stack's log directory
+    (.run/logs/auth-instance-PORT.log), where the suite's sanitizer gate reads it too; the test
+    (or the `instances` fixture) checks its exit status with stop_clean()."""
 
     def __init__(self, env, tmp_path, **settings):
+        from conftest import RUN
         self.http_port, self.grpc_port = free_port(), free_port()
-        self.log_path = tmp_path / f"auth-{self.http_port}.log"
+        self.log_path = RUN / "logs" / f"auth-instance-{self.http_port}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.state_dir = tmp_path / "state"
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -182,6 +184,7 @@ class Instance:
             "AUTH_STATE_DIR": str(self.state_dir),
             "OTLP_ENDPOINT": env.get("OTLP_ENDPOINT", ""),
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
             **{k: str(v) for k, v in settings.items()},
         }
         self.proc = None
@@ -194,27 +197,34 @@ class Instance:
     def grpc_addr(self):
         return f"127.0.0.1:{self.grpc_port}"
 
+    def log_text(self):
+        """What this instance logged (not earlier runs on the same port)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_from)
+            return f.read().decode("utf-8", "replace")
+
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(service_binary())], env=self.env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
         if wait:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     raise AssertionError(f"auth-service exited {self.proc.returncode}:\n"
-                                         + self.log_path.read_text())
+                                         + self.log_text())
                 try:
                     if requests.get(self.url + "/ready", timeout=1).status_code == 200:
                         return self
                 except requests.RequestException:
                     pass
                 time.sleep(0.1)
-            raise AssertionError("private auth-service not ready in 30s:\n" + self.log_path.read_text())
+            raise AssertionError("private auth-service not ready in 30s:\n" + self.log_text())
         return self
 
     def stop(self, timeout=30):
-        """SIGTERM and wait; returns the exit status."""
+        """SIGTERM and wait; returns the exit status (negative: killed by that signal)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -222,6 +232,15 @@ class Instance:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc:
+        if self.proc and not self.log.closed:
             self.log.close()
         return self.proc.returncode if self.proc else None
+
+    def stop_clean(self, expected=0):
+        """Stops the instance (if running) and asserts it exited with EXPECTED and logged no
+        sanitizer report (a leak aborts the process: ASAN_OPTIONS above)."""
+        rc = self.stop()
+        from conftest import SANITIZER
+        text = self.log_text() if self.proc else ""
+        assert not SANITIZER.search(text), f"sanitizer report in {self.log_path}:\n{text[-6000:]}"
+        assert rc == expected, f"auth-service exited {rc}, expected {expected}:\n{text[-3000:]}"

@@ -163,6 +163,20 @@ def dlq_messages(env, since):
         c.close()
 
 
+def start_group_at_end(env, group, topic=TOPIC):
+    """Commits, for a new consumer group, the current end of every partition of topic, so an
+    instance in that group starts with what comes next instead of the whole history."""
+    c = Consumer({"bootstrap.servers": env["KAFKA_BROKERS"], "group.id": group,
+                  "enable.auto.commit": False})
+    try:
+        md = c.list_topics(topic, timeout=30)
+        ends = [TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1])
+                for p in md.topics[topic].partitions]
+        c.commit(offsets=ends, asynchronous=False)
+    finally:
+        c.close()
+
+
 def dlq_ends(env):
     c = Consumer({"bootstrap.servers": env["KAFKA_BROKERS"], "group.id": f"dlq-e2e-{uuid.uuid4()}"})
     try:

@@ -8,7 +8,6 @@ login through the gateway). Nothing here shares code with the service.
 import json
 import os
 import pathlib
-import re
 import secrets
 import signal
 import subprocess
@@ -19,24 +18,30 @@ import psycopg2
 import requests
 from confluent_kafka import Consumer, TopicPartition
 
-from conftest import RUN, wait_until
+from conftest import RUN, SANITIZER, bin_dir, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 JSON = {"Content-Type": "application/json"}
 TOPIC = "task-events"
-SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
 
 
-def bin_dir():
-    d = pathlib.Path(os.environ.get("TODO_BIN_DIR", ROOT / "bin"))
-    return d if d.is_absolute() else ROOT / d
+def cli(env, *args, timeout=300):
+    """`tasks-service MODE …` (the one-shot modes) with the stack's settings; asserts that it
+    printed no sanitizer report, returns the CompletedProcess."""
+    e = {**os.environ, **env, "LOG_LEVEL": "warn"}
+    p = subprocess.run([str(bin_dir() / "tasks-service"), *args], env=e, capture_output=True,
+                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert not SANITIZER.search(p.stderr), f"sanitizer report from {args}:\n{p.stderr[-6000:]}"
+    return p
 
 
 # ---- accounts and the API ------------------------------------------------------------------
 
 def new_account(env):
-    """Registers and logs in a fresh user; returns (access token, user id)."""
-    gw = env["GATEWAY_URL"]
+    """Registers and logs in a fresh user; returns (access token, user id). Directly at
+    auth-service: setting up an account is not what these tests are about, and the gateway
+    lets one client address make only a few credential requests a second."""
+    gw = env["AUTH_HTTP_URL"]
     email = f"tasks-{secrets.token_hex(6)}@example.com"
     password = "pw-" + secrets.token_urlsafe(18)
     r = requests.post(gw + "/api/auth/register", json={"email": email, "password": password},
@@ -74,8 +79,8 @@ class Api:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def list(self, **params):
-        return self.s.get(self.base + "/api/tasks", params=params, timeout=30)
+    def list(self, timeout=30, **params):
+        return self.s.get(self.base + "/api/tasks", params=params, timeout=timeout)
 
     def list_all(self, **params):
         """Every page, following next_cursor; returns (tasks, sources)."""
@@ -112,6 +117,13 @@ def pending_for(env, task_ids):
     """Outbox rows of these tasks not yet published."""
     return sql(env, "SELECT count(*) FROM outbox WHERE aggregate_id = ANY(%s) AND NOT published",
                (list(task_ids),))[0][0]
+
+
+def events_of(env, task_ids):
+    """{event_id: (task id, version)} of every outbox row of these tasks."""
+    rows = sql(env, "SELECT event_id::text, aggregate_id, version FROM outbox "
+                    "WHERE aggregate_id = ANY(%s)", (list(task_ids),))
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def bulk_backlog(env, user_id, tasks, versions, base=None):
@@ -263,11 +275,14 @@ class Relay:
         self.p.wait(timeout=30)
 
     def stop(self, field="published"):
-        """SIGTERM; returns what the relay says it published (or another field of its stop
-        line)."""
+        """SIGTERM; asserts a clean exit (status 0, no sanitizer report); returns what the
+        relay says it published (or another field of its stop line)."""
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             self.p.wait(timeout=60)
+        self.assert_clean()
+        assert self.p.returncode == 0, f"relay exited {self.p.returncode}:\n" + \
+            "\n".join(self.lines()[-30:])
         ev = self.events("relay: stopped")
         assert ev, "the relay did not log its stop:\n" + "\n".join(self.lines()[-20:])
         return ev[-1][field]
@@ -280,3 +295,22 @@ class Relay:
 def wait_drained(env, task_ids, timeout=180):
     wait_until("the backlog to drain", lambda: pending_for(env, task_ids) == 0, timeout=timeout,
                interval=0.5)
+
+
+def wait_relay_asleep(env, relay, timeout=30):
+    """Waits until RELAY (the only relay running) holds every shard and sleeps. Right after the
+    rebalance that gives it its shards (it logs it) a relay reads the outbox once; its next
+    statement is the shard count of its next rebalance (a query on pg_stat_activity, once a
+    second), so when its session shows that statement as its last, the round is over and the
+    relay waits for a NOTIFY, its poll interval or its rebalance clock. A row inserted after
+    this is found by a wake-up or a poll, not by a round that was already under way."""
+    wait_until("the relay to hold every shard", lambda: relay.shards() == 64, timeout=timeout)
+
+    def asleep():
+        rows = sql(env, "SELECT state, query FROM pg_stat_activity "
+                        "WHERE datname = current_database() "
+                        "AND application_name = 'tasks-outbox-relay'")
+        assert len(rows) == 1, f"expected one relay session, found {len(rows)}"
+        return rows[0][0] == "idle" and "pg_stat_activity" in rows[0][1]
+
+    wait_until("the relay's first round to end", asleep, timeout=timeout, interval=0.02)

@@ -1,9 +1,10 @@
 """auth-service brute-force protection: repeated failed logins for one email lock it (429 with
-Retry-After), whether or not the account exists, through the gateway and directly."""
+Retry-After), whether or not the account exists, through the gateway and directly. Each test
+also checks what auth_logins_total says about exactly the attempts it made."""
 import pytest
-import requests
 
 from auth_support import assert_contract_error, login, register, strong_password, unique_email
+from conftest import Counters
 
 MAX_FAILURES = 5  # AUTH_LOGIN_MAX_FAILURES default
 LOCKOUT_S = 900   # AUTH_LOGIN_LOCKOUT default (15m)
@@ -14,7 +15,14 @@ def base(env, request):
     return env["GATEWAY_URL"] if request.param == "gateway" else env["AUTH_HTTP_URL"]
 
 
-def test_lockout_after_repeated_failures(base):
+@pytest.fixture
+def logins(env):
+    """auth_logins_total deltas over the test: logins(outcome) -> how many since it began."""
+    c = Counters(env["AUTH_HTTP_URL"])
+    return lambda outcome: c.delta("auth_logins_total", outcome=outcome)
+
+
+def test_lockout_after_repeated_failures(base, logins):
     email, pw = unique_email("bf"), strong_password()
     other_email, other_pw = unique_email("bf-other"), strong_password()
     assert register(base, email, pw).status_code == 201
@@ -33,9 +41,10 @@ def test_lockout_after_repeated_failures(base):
     assert assert_contract_error(r, 429) == "too_many_attempts"
     # other accounts are not affected
     assert login(base, other_email, other_pw).status_code == 200
+    assert (logins("invalid_credentials"), logins("locked"), logins("success")) == (MAX_FAILURES, 2, 1)
 
 
-def test_success_resets_the_counter(base):
+def test_success_resets_the_counter(base, logins):
     email, pw = unique_email("bf-reset"), strong_password()
     assert register(base, email, pw).status_code == 201
     for _ in range(MAX_FAILURES - 1):
@@ -44,9 +53,11 @@ def test_success_resets_the_counter(base):
     for _ in range(MAX_FAILURES - 1):
         assert login(base, email, "nope-nope-nope").status_code == 401
     assert login(base, email, pw).status_code == 200
+    assert (logins("invalid_credentials"), logins("locked"), logins("success")) == \
+        (2 * (MAX_FAILURES - 1), 0, 2)
 
 
-def test_unknown_email_locks_the_same_way(base):
+def test_unknown_email_locks_the_same_way(base, logins):
     """No difference between an account that exists and one that does not."""
     email = unique_email("bf-ghost")
     for _ in range(MAX_FAILURES):
@@ -54,9 +65,4 @@ def test_unknown_email_locks_the_same_way(base):
     r = login(base, email, "whatever-pw")
     assert assert_contract_error(r, 429) == "too_many_attempts"
     assert int(r.headers["Retry-After"]) > 0
-
-
-def test_locked_logins_counted(env):
-    text = requests.get(env["AUTH_HTTP_URL"] + "/metrics", timeout=5).text
-    line = next(l for l in text.splitlines() if l.startswith('auth_logins_total{outcome="locked"}'))
-    assert float(line.split()[-1]) >= 1
+    assert (logins("invalid_credentials"), logins("locked"), logins("success")) == (MAX_FAILURES, 1, 0)

@@ -6,8 +6,9 @@ import urllib.parse
 
 import requests
 
-from auth_support import auth_log_path, login, post, register, strong_password, unique_email, validate
-from conftest import wait_until
+from auth_support import (auth_log_path, grpc_channel, grpc_validate, login, post, register,
+                          strong_password, unique_email, validate)
+from conftest import Counters, wait_until
 
 
 def test_no_secret_ever_reaches_the_log(env):
@@ -89,13 +90,40 @@ def test_login_trace_in_jaeger(env):
 
 
 def test_metrics_by_outcome(env):
-    text = requests.get(env["AUTH_HTTP_URL"] + "/metrics", timeout=5).text
-    def value(prefix):
-        line = next(l for l in text.splitlines() if l.startswith(prefix))
-        return float(line.split()[-1])
-    assert value('auth_logins_total{outcome="success"}') >= 1
-    assert value('auth_logins_total{outcome="invalid_credentials"}') >= 1
-    assert value('auth_tokens_issued_total{kind="access"}') >= 1
-    assert value('auth_token_validations_total{via="http",outcome="valid"}') >= 1
-    assert "auth_password_hash_seconds_bucket" in text
-    assert "# TYPE grpc_server_handling_seconds histogram" in text
+    """Each action of this test moves exactly its own counters, by the amount it should."""
+    auth = Counters(env["AUTH_HTTP_URL"])
+    base = env["GATEWAY_URL"]
+    email, pw = unique_email("metrics"), strong_password()
+    assert register(base, email, pw).status_code == 201
+    assert register(base, email, pw).status_code == 409
+    t = login(base, email, pw).json()
+    assert login(base, email, pw + "-wrong").status_code == 401
+    assert validate(base, t["access_token"]).status_code == 200
+    assert validate(base, "garbage").status_code == 401
+    with grpc_channel(env["AUTH_GRPC_ADDR"]) as ch:
+        assert grpc_validate(ch, t["access_token"]).valid
+    assert post(base, "/api/auth/refresh", {"refresh_token": t["refresh_token"]}).status_code == 200
+    r = post(base, "/api/auth/refresh", {"refresh_token": t["refresh_token"]})
+    assert r.status_code == 401  # spent: the session is revoked
+    assert post(base, "/api/auth/logout", {"refresh_token": t["refresh_token"]}).status_code == 204
+    want = {
+        ("auth_registrations_total", "outcome", "created"): 1,
+        ("auth_registrations_total", "outcome", "email_taken"): 1,
+        ("auth_logins_total", "outcome", "success"): 1,
+        ("auth_logins_total", "outcome", "invalid_credentials"): 1,
+        ("auth_logins_total", "outcome", "locked"): 0,
+        ("auth_tokens_issued_total", "kind", "access"): 2,   # the login and the refresh
+        ("auth_tokens_issued_total", "kind", "refresh"): 2,
+        ("auth_refreshes_total", "outcome", "rotated"): 1,
+        ("auth_refreshes_total", "outcome", "reused"): 1,
+    }
+    assert auth.delta("auth_logouts_total") == 1
+    got = {k: auth.delta(k[0], **{k[1]: k[2]}) for k in want}
+    assert got == want
+    assert auth.delta("auth_token_validations_total", via="http", outcome="valid") == 1
+    assert auth.delta("auth_token_validations_total", via="http", outcome="malformed") == 1
+    assert auth.delta("auth_token_validations_total", via="grpc", outcome="valid") == 1
+    # argon2id ran for the registration and the two logins (a taken email is refused first)
+    assert auth.delta("auth_password_hash_seconds_count") == 3
+    assert auth.delta("grpc_server_handled_total", grpc_code="OK",
+                      grpc_method="/todo.auth.v1.AuthService/ValidateToken") == 1

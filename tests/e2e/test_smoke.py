@@ -1,6 +1,5 @@
 """Smoke: every real part of the stack answers, checked with independent clients."""
 import json
-import os
 import secrets
 import time
 import uuid

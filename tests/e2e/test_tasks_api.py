@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from conftest import wait_until
+from conftest import Counters, metric, scrape, wait_until
 from tasks_support import (Api, consume_since, end_offsets, new_account, pending_for, sql)
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -233,15 +233,37 @@ def test_service_endpoints(env):
     assert requests.get(base + "/health", timeout=5).status_code == 200
     r = requests.get(base + "/ready", timeout=5)
     assert r.status_code == 200, r.text
-    Api(env, new_account(env)[0]).list()
+    assert r.json()["checks"] == {"postgres": "ok", "schema": "ok"}
+    api = Api(env, new_account(env)[0])
+    tasks = Counters(base)
+    api.list()
+    t = api.create("counted")
+    wait_until("the create's event to be published", lambda: pending_for(env, [t["id"]]) == 0,
+               timeout=60)
     m = requests.get(base + "/metrics", timeout=5).text
     for name in ("http_requests_total", "http_request_duration_seconds_bucket", "outbox_backlog",
-                 "outbox_oldest_unpublished_age_seconds", "outbox_dead_rows",
+                 "outbox_oldest_unpublished_age_seconds", "outbox_dead_rows", "outbox_dead_total",
                  "outbox_published_total", "outbox_publish_failures_total",
                  "outbox_commit_to_publish_seconds_bucket", "outbox_relay_shards_held",
                  "tasks_read_model_hits_total", "tasks_read_model_fallbacks_total",
-                 "tasks_auth_validations_total"):
+                 "tasks_read_model_redis_up", "tasks_auth_validations_total"):
         assert re.search(rf"^{name}[{{ ]", m, re.M), name
+    # and by value: exactly what the two requests did
+    assert tasks.delta("http_requests_total", route="/api/tasks", method="GET", status="200") == 1
+    assert tasks.delta("http_requests_total", route="/api/tasks", method="POST", status="201") == 1
+    assert tasks.delta("http_request_duration_seconds_count", route="/api/tasks") == 2
+    assert tasks.delta("tasks_read_model_hits_total") == 1
+    assert tasks.delta("tasks_read_model_fallbacks_total") == 0
+    assert tasks.delta("tasks_read_model_updates_total", result="applied") == 1
+    assert tasks.delta("tasks_auth_validations_total", result="valid") == 1  # then cached
+    assert tasks.delta("tasks_auth_validations_total", result="cached") == 1
+    assert tasks.delta("tasks_auth_validate_seconds_count") == 1  # cache hits are not timed
+    assert tasks.delta("outbox_published_total") >= 1
+    assert tasks.delta("outbox_relay_batches_total") >= 1
+    assert tasks.delta("outbox_commit_to_publish_seconds_count") >= 1
+    assert metric(scrape(base), "tasks_read_model_redis_up") == 1
+    wait_until("the stack's relay to hold every shard (no other relay runs)",
+               lambda: metric(scrape(base), "outbox_relay_shards_held") == 64, timeout=15)
 
 
 def test_writes_are_fast_enough_to_be_usable(env):

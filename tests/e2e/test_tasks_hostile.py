@@ -7,6 +7,7 @@ import urllib.parse
 import pytest
 import requests
 
+from conftest import new_server_errors, scrape
 from tasks_support import Api, new_account
 
 ROUTES = [("GET", "/api/tasks"), ("POST", "/api/tasks"), ("GET", "/api/tasks/{id}"),
@@ -38,6 +39,14 @@ BAD_QUERIES = ["limit=-1", "limit=0", "limit=1000000000000000000000", "limit=abc
                "done=maybe", "done=", "done=%00", "tag=%00", "tag=%ff", "q=%00", "q=%ff%fe",
                "q=" + "a" * 5000, "tag=" + "t" * 500, "tag=%0a", "q=%0d%0a",
                "limit=1&limit=abc", "done=true&done=false&done=nope"]
+
+
+@pytest.fixture(autouse=True)
+def never_a_5xx(env):
+    """Whatever a test sends, tasks-service answers none of it with a 5xx (its own count)."""
+    before = scrape(env["TASKS_HTTP_URL"])
+    yield
+    assert new_server_errors(env["TASKS_HTTP_URL"], before, "") == {}
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 # committed seeds in tests/fuzz/corpus/NAME (new inputs go to build/fuzz/corpus/NAME).
 # A crash leaves its input in build/fuzz/ and fails the run.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 secs=${FUZZ_SECONDS:-30}
 rc=0
 for bin in "$@"; do
