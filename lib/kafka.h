@@ -54,6 +54,10 @@ typedef struct kafka_config {
      * finishes and commits what it processed of a partition being revoked. NULL: none. */
     void (*on_rebalance)(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *parts,
                          void *user);
+    /* consumers: the outcome of every commit (err 0: the group has the offsets), served by
+     * rd_kafka_consumer_poll — what an asynchronous commit reports through. NULL: none. */
+    void (*on_commit)(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offsets,
+                      void *user);
     void *user; /* handed back to the callbacks */
 } kafka_config_t;
 

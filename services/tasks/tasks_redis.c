@@ -212,6 +212,23 @@ static int conn_init(tasks_redis_t *r, tasks_redis_conn_t *s, bool fresh, char *
     return 0;
 }
 
+/* Returns a taken connection to the pool; with why (a broken one), it is closed first, the
+ * breaker opens, and the first failure since Redis was up is logged with why and error. */
+static void give_back(tasks_redis_t *r, tasks_redis_conn_t *s, const char *why,
+                      const char *error)
+{
+    if (why) {
+        if (atomic_load(&r->up)) log_warn(why, LOG_STR("error", error));
+        if (s->c) redisFree(s->c);
+        s->c = NULL;
+        tasks_redis_breaker_open(r);
+    }
+    pthread_mutex_lock(&r->mu);
+    s->busy = false;
+    pthread_cond_signal(&r->freed);
+    pthread_mutex_unlock(&r->mu);
+}
+
 tasks_redis_conn_t *tasks_redis_acquire(tasks_redis_t *r, int64_t wait_ms, bool *down)
 {
     *down = true;
@@ -255,33 +272,15 @@ tasks_redis_conn_t *tasks_redis_acquire(tasks_redis_t *r, int64_t wait_ms, bool 
     *down = false;
     return s;
 fail:
-    if (atomic_load(&r->up))
-        log_warn("read model: Redis unavailable; reads fall back to PostgreSQL",
-                 LOG_STR("error", err));
-    if (s->c) redisFree(s->c);
-    s->c = NULL;
-    tasks_redis_breaker_open(r);
-    pthread_mutex_lock(&r->mu);
-    s->busy = false;
-    pthread_cond_signal(&r->freed);
-    pthread_mutex_unlock(&r->mu);
+    give_back(r, s, "read model: Redis unavailable; reads fall back to PostgreSQL", err);
     return NULL;
 }
 
 void tasks_redis_release(tasks_redis_t *r, tasks_redis_conn_t *s, bool broken)
 {
-    if (broken) {
-        if (atomic_load(&r->up))
-            log_warn("read model: Redis connection failed; reads fall back to PostgreSQL",
-                     LOG_STR("error", s->c && s->c->err ? s->c->errstr : "error reply"));
-        if (s->c) redisFree(s->c);
-        s->c = NULL;
-        tasks_redis_breaker_open(r);
-    }
-    pthread_mutex_lock(&r->mu);
-    s->busy = false;
-    pthread_cond_signal(&r->freed);
-    pthread_mutex_unlock(&r->mu);
+    give_back(r, s, broken ? "read model: Redis connection failed; reads fall back to PostgreSQL"
+                           : NULL,
+              s->c && s->c->err ? s->c->errstr : "error reply");
 }
 
 void tasks_redis_recheck(tasks_redis_t *r)
