@@ -1,9 +1,9 @@
-# todo-console: the scriptable CLI of CONTRACT §9 over the ops client library (lib/ops/,
-# libops.a); the full-screen console joins it later. `todo-console --help`, man todo-console.
+# todo-console: the scriptable CLI of CONTRACT §9 (cli*.c) and the full-screen console (ui*.c)
+# over the ops client library (lib/ops/, libops.a). `todo-console --help`, man todo-console.
 PROGRAMS             += todo-console
 todo-console_SRC     := $(wildcard console/*.c)
 todo-console_LIBA    := libops.a
-todo-console_PKGS    := libcurl libcjson libpq hiredis rdkafka readline
+todo-console_PKGS    := libcurl libcjson libpq hiredis rdkafka readline ncursesw
 MAN_PAGES            += console/todo-console.1
 COMPLETIONS          += todo-console
 
@@ -18,3 +18,5 @@ test_ops_cfg_LIBA    := libops.a
 test_ops_cfg_PKGS    := libcurl libcjson libpq hiredis rdkafka
 test_ops_kafka_LIBA  := libops.a
 test_ops_kafka_PKGS  := libcurl libcjson libpq hiredis rdkafka
+test_ops_flow_LIBA   := libops.a
+test_ops_flow_PKGS   := libcurl libcjson libpq hiredis rdkafka

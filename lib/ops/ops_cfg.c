@@ -2,6 +2,7 @@
 #include "ops_cfg.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,27 @@ int ops_cfg_parse_line(const char *line, char *key, size_t keylen, char *val, si
     return 1;
 }
 
-/* Reads path's KEY=VALUE lines into the keys still unset. A missing file is not an error. */
+/* Keeps a config-file line that is not an address for ops_cfg_setting/ops_cfg_each. */
+static int keep_extra(ops_cfg_t *cfg, const char *key, const char *val, int line)
+{
+    ops_cfg_extra_t *x = realloc(cfg->extra, (cfg->nextra + 1) * sizeof *x);
+    if (!x) return -1;
+    cfg->extra = x;
+    x = &cfg->extra[cfg->nextra];
+    x->key = strdup(key);
+    x->val = strdup(val);
+    x->line = line;
+    if (!x->key || !x->val) {
+        free(x->key);
+        free(x->val);
+        return -1;
+    }
+    cfg->nextra++;
+    return 0;
+}
+
+/* Reads path's KEY=VALUE lines into the keys still unset; a config file's other keys are
+ * kept as extras. A missing file is not an error. */
 static ops_status_t read_file(ops_cfg_t *cfg, const char *path, ops_src_t src, ops_err_t *err)
 {
     FILE *f = fopen(path, "r");
@@ -90,14 +111,20 @@ static ops_status_t read_file(ops_cfg_t *cfg, const char *path, ops_src_t src, o
             break;
         }
         if (r <= 0) continue;
+        bool address = false;
         for (int k = 0; k < OPS_KEY_COUNT; k++)
-            if (!strcmp(key, key_names[k]) && !cfg->val[k] && val[0]) {
+            if (!strcmp(key, key_names[k])) {
+                address = true;
+                if (cfg->val[k] || !val[0]) continue;
                 if (!(cfg->val[k] = strdup(val))) {
                     st = ops_fail(err, OPS_FAIL, "out of memory");
                     break;
                 }
                 cfg->src[k] = src;
             }
+        if (!address && src == OPS_SRC_CONFIG && st == OPS_OK && keep_extra(cfg, key, val, lineno) < 0)
+            st = ops_fail(err, OPS_FAIL, "out of memory");
+        if (st != OPS_OK) break;
     }
     fclose(f);
     return st;
@@ -191,12 +218,37 @@ const char *ops_cfg_need(const ops_cfg_t *cfg, ops_key_t key, ops_err_t *err)
     return v;
 }
 
+const char *ops_cfg_setting(const ops_cfg_t *cfg, const char *name)
+{
+    const char *v = getenv(name);
+    if (v && *v) return v;
+    for (size_t i = cfg->nextra; i-- > 0;)
+        if (!strcmp(cfg->extra[i].key, name)) return cfg->extra[i].val;
+    return NULL;
+}
+
+void ops_cfg_each(const ops_cfg_t *cfg, const char *prefix,
+                  void (*fn)(const char *key, const char *val, int line, void *arg), void *arg)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < cfg->nextra; i++)
+        if (!strncmp(cfg->extra[i].key, prefix, pl))
+            fn(cfg->extra[i].key, cfg->extra[i].val, cfg->extra[i].line, arg);
+}
+
 void ops_cfg_free(ops_cfg_t *cfg)
 {
     for (int k = 0; k < OPS_KEY_COUNT; k++) {
         free(cfg->val[k]);
         cfg->val[k] = NULL;
     }
+    for (size_t i = 0; i < cfg->nextra; i++) {
+        free(cfg->extra[i].key);
+        free(cfg->extra[i].val);
+    }
+    free(cfg->extra);
+    cfg->extra = NULL;
+    cfg->nextra = 0;
 }
 
 int ops_mkdirs(const char *dir)

@@ -15,7 +15,12 @@
  *      current directory.
  * Both files use the sh syntax stack.env is written in: KEY=VALUE lines, optional `export`,
  * optional quotes, # comments. The session and the shell history live in
- * $XDG_STATE_HOME/todo-console/ (default ~/.local/state/todo-console/). */
+ * $XDG_STATE_HOME/todo-console/ (default ~/.local/state/todo-console/).
+ *
+ * Settings that are not addresses (the full-screen console's CONSOLE_* limits, its KEY_*
+ * bindings) live in the same config file: ops_cfg_setting() looks one up (environment first,
+ * then the file) and ops_cfg_each() walks the file's lines with a prefix, with line numbers
+ * for error messages. */
 #ifndef OPS_CFG_H
 #define OPS_CFG_H
 
@@ -41,12 +46,20 @@ typedef enum {
 
 typedef enum { OPS_SRC_NONE, OPS_SRC_ENV, OPS_SRC_CONFIG, OPS_SRC_STACK } ops_src_t;
 
+/* A config-file line whose key is not an address. */
+typedef struct ops_cfg_extra {
+    char *key, *val;              /* malloc'd */
+    int line;                     /* its line number in config_file */
+} ops_cfg_extra_t;
+
 typedef struct ops_cfg {
     char *val[OPS_KEY_COUNT];     /* malloc'd, or NULL when no source has the key */
     ops_src_t src[OPS_KEY_COUNT];
     char config_file[4096];       /* the config file looked at (it may not exist) */
     char stack_env[4096];         /* the stack.env used, "" when none was found */
     char state_dir[4096];         /* the session's directory (not created here) */
+    ops_cfg_extra_t *extra;       /* the config file's other KEY=VALUE lines, in file order */
+    size_t nextra;
 } ops_cfg_t;
 
 /* Fills cfg from the three sources. argv0 helps find the checkout when /proc/self/exe is not
@@ -60,6 +73,15 @@ const char *ops_cfg_get(const ops_cfg_t *cfg, ops_key_t key);
 /* The value of key, or OPS_USAGE-status failure naming the key and where it was looked for. */
 const char *ops_cfg_need(const ops_cfg_t *cfg, ops_key_t key, ops_err_t *err);
 
+/* A setting that is not an address, by name ("CONSOLE_TAIL_MESSAGES"): the environment's
+ * value when set and non-empty, else the config file's last line for it, else NULL. */
+const char *ops_cfg_setting(const ops_cfg_t *cfg, const char *name);
+
+/* Calls fn(key, value, line, arg) for each config-file line whose key starts with prefix
+ * (all of them for ""), in file order. For tables of settings such as key bindings. */
+void ops_cfg_each(const ops_cfg_t *cfg, const char *prefix,
+                  void (*fn)(const char *key, const char *val, int line, void *arg), void *arg);
+
 /* The environment name of key ("GATEWAY_URL"), and a word for a source ("environment"). */
 const char *ops_cfg_key_name(ops_key_t key);
 const char *ops_cfg_src_name(ops_src_t src);
@@ -68,7 +90,7 @@ const char *ops_cfg_src_name(ops_src_t src);
  * a blank or comment line, -1 for a malformed line or one whose parts do not fit. Pure. */
 int ops_cfg_parse_line(const char *line, char *key, size_t keylen, char *val, size_t vallen);
 
-/* Frees the values. */
+/* Frees the values and the extra lines. */
 void ops_cfg_free(ops_cfg_t *cfg);
 
 /* Creates dir and its parents with mode 0700 where missing. 0, or -1 with errno set. */

@@ -318,16 +318,27 @@ int ops_kmsg_json(buf_t *b, const ops_kmsg_t *m)
 
 /* ---- the ring ------------------------------------------------------------------------------ */
 
+/* A slot is small (40 bytes) and the message's bytes live in one blob: topic\0, key, value,
+ * then per header name\0, a 4-byte length and the value. A ring of 100,000 messages costs
+ * 4 MB of slots plus the messages themselves, instead of a full ops_kmsg_t (~480 bytes with
+ * its header array) per slot. Messages are decoded into the caller's ops_kmsg_t on demand. */
 typedef struct kslot {
-    ops_kmsg_t m;
     char *blob;
-    size_t size;
+    int64_t offset, ts_ms;
+    uint32_t size;          /* of the blob */
+    int32_t partition;
+    uint32_t key_len, value_len;
+    uint8_t nh;
+    uint8_t flags;          /* KS_KEY, KS_VALUE: present (not NULL) */
 } kslot_t;
+
+#define KS_KEY 1
+#define KS_VALUE 2
 
 struct ops_kring {
     kslot_t *s;
     size_t max, head, count, bytes, max_bytes;
-    uint64_t dropped;
+    uint64_t dropped, total;
 };
 
 ops_kring_t *ops_kring_new(size_t max_msgs, size_t max_bytes)
@@ -364,41 +375,38 @@ static void drop_oldest(ops_kring_t *r)
 int ops_kring_push(ops_kring_t *r, const ops_kmsg_t *m)
 {
     size_t tl = strlen(m->topic) + 1, size = tl + m->key_len + m->value_len;
-    for (size_t i = 0; i < m->nh; i++) size += strlen(m->h[i].name) + 1 + m->h[i].len;
-    if (size > r->max_bytes) return -1;
+    size_t nh = m->nh < OPS_KMSG_MAX_HEADERS ? m->nh : OPS_KMSG_MAX_HEADERS;
+    for (size_t i = 0; i < nh; i++) size += strlen(m->h[i].name) + 1 + 4 + m->h[i].len;
+    if (size > r->max_bytes || size > UINT32_MAX || m->key_len > UINT32_MAX ||
+        m->value_len > UINT32_MAX)
+        return -1;
     char *blob = malloc(size ? size : 1), *p = blob;
     if (!blob) return -1;
     while (r->count && (r->count == r->max || r->bytes + size > r->max_bytes)) drop_oldest(r);
     kslot_t *s = &r->s[(r->head + r->count) % r->max];
-    s->m = *m;
+    *s = (kslot_t){.blob = blob, .offset = m->offset, .ts_ms = m->ts_ms, .size = (uint32_t)size,
+                   .partition = m->partition, .key_len = (uint32_t)m->key_len,
+                   .value_len = (uint32_t)m->value_len, .nh = (uint8_t)nh,
+                   .flags = (uint8_t)((m->key ? KS_KEY : 0) | (m->value ? KS_VALUE : 0))};
     memcpy(p, m->topic, tl);
-    s->m.topic = p;
     p += tl;
-    if (m->key) {
-        memcpy(p, m->key, m->key_len);
-        s->m.key = p;
-        p += m->key_len;
-    }
-    if (m->value) {
-        memcpy(p, m->value, m->value_len);
-        s->m.value = p;
-        p += m->value_len;
-    }
-    for (size_t i = 0; i < m->nh; i++) {
+    if (m->key_len) memcpy(p, m->key, m->key_len);
+    p += m->key_len;
+    if (m->value_len) memcpy(p, m->value, m->value_len);
+    p += m->value_len;
+    for (size_t i = 0; i < nh; i++) {
         size_t nl = strlen(m->h[i].name) + 1;
+        uint32_t vl = (uint32_t)m->h[i].len;
         memcpy(p, m->h[i].name, nl);
-        s->m.h[i].name = p;
         p += nl;
-        if (m->h[i].value) {
-            memcpy(p, m->h[i].value, m->h[i].len);
-            s->m.h[i].value = p;
-            p += m->h[i].len;
-        }
+        memcpy(p, &vl, 4);
+        p += 4;
+        if (vl) memcpy(p, m->h[i].value, vl);
+        p += vl;
     }
-    s->blob = blob;
-    s->size = size;
     r->bytes += size;
     r->count++;
+    r->total++;
     return 0;
 }
 
@@ -407,9 +415,35 @@ size_t ops_kring_len(const ops_kring_t *r)
     return r->count;
 }
 
-const ops_kmsg_t *ops_kring_get(const ops_kring_t *r, size_t i)
+bool ops_kring_at(const ops_kring_t *r, size_t i, ops_kmsg_t *m)
 {
-    return i < r->count ? &r->s[(r->head + i) % r->max].m : NULL;
+    if (i >= r->count) return false;
+    const kslot_t *s = &r->s[(r->head + i) % r->max];
+    const char *p = s->blob;
+    memset(m, 0, sizeof *m);
+    m->topic = p;
+    p += strlen(p) + 1;
+    m->partition = s->partition;
+    m->offset = s->offset;
+    m->ts_ms = s->ts_ms;
+    m->key = s->flags & KS_KEY ? p : NULL;
+    m->key_len = s->key_len;
+    p += s->key_len;
+    m->value = s->flags & KS_VALUE ? p : NULL;
+    m->value_len = s->value_len;
+    p += s->value_len;
+    m->nh = s->nh;
+    for (size_t k = 0; k < s->nh; k++) {
+        uint32_t vl;
+        m->h[k].name = p;
+        p += strlen(p) + 1;
+        memcpy(&vl, p, 4);
+        p += 4;
+        m->h[k].value = p;
+        m->h[k].len = vl;
+        p += vl;
+    }
+    return true;
 }
 
 uint64_t ops_kring_dropped(const ops_kring_t *r)
@@ -417,12 +451,23 @@ uint64_t ops_kring_dropped(const ops_kring_t *r)
     return r->dropped;
 }
 
+uint64_t ops_kring_total(const ops_kring_t *r)
+{
+    return r->total;
+}
+
+size_t ops_kring_bytes(const ops_kring_t *r)
+{
+    return r->bytes + r->max * sizeof(kslot_t);
+}
+
 /* ---- tail ----------------------------------------------------------------------------------- */
 
 static int cmp_by_time(const void *a, const void *b, void *arg)
 {
     const ops_kring_t *r = arg;
-    const ops_kmsg_t *x = ops_kring_get(r, *(const size_t *)a), *y = ops_kring_get(r, *(const size_t *)b);
+    const kslot_t *x = &r->s[(r->head + *(const size_t *)a) % r->max],
+                  *y = &r->s[(r->head + *(const size_t *)b) % r->max];
     if (x->ts_ms != y->ts_ms) return x->ts_ms < y->ts_ms ? -1 : 1;
     if (x->partition != y->partition) return x->partition < y->partition ? -1 : 1;
     return x->offset < y->offset ? -1 : x->offset > y->offset;
@@ -596,8 +641,9 @@ ops_status_t ops_kafka_tail(ops_kafka_t *k, const ops_tail_opts_t *o, ops_kmsg_f
             qsort_r(idx, wn, sizeof *idx, cmp_by_time, window);
             size_t from = wn > (size_t)o->last_n ? wn - (size_t)o->last_n : 0;
             for (size_t w = from; w < wn && !stop; w++) {
-                const ops_kmsg_t *m = ops_kring_get(window, idx[w]);
-                if (ops_kmsg_match(m, o) && (fn(m, arg) || (o->max && ++matched >= o->max)))
+                ops_kmsg_t m;
+                ops_kring_at(window, idx[w], &m);
+                if (ops_kmsg_match(&m, o) && (fn(&m, arg) || (o->max && ++matched >= o->max)))
                     stop = true;
             }
             free(idx);

@@ -118,8 +118,11 @@ int ops_kmsg_json(buf_t *b, const ops_kmsg_t *m);
 
 typedef struct ops_kring ops_kring_t;
 
-/* A ring keeping at most max_msgs messages and max_bytes of keys, values and headers; the
- * oldest are dropped to make room. NULL if memory ran out. */
+/* A ring keeping at most max_msgs messages and max_bytes of topic names, keys, values and
+ * headers; the oldest are dropped to make room. Its fixed cost is 40 bytes per slot
+ * (max_msgs × 40, allocated up front); each message costs its bytes plus one allocation.
+ * At most OPS_KMSG_MAX_HEADERS headers are kept per message. Not thread-safe: a reader and
+ * a writer in different threads share a lock. NULL if memory ran out. */
 ops_kring_t *ops_kring_new(size_t max_msgs, size_t max_bytes);
 /* Frees the ring and every message in it; NULL is ignored. */
 void ops_kring_free(ops_kring_t *r);
@@ -127,11 +130,20 @@ void ops_kring_free(ops_kring_t *r);
 /* Copies m in. 0, or -1 if it alone is larger than max_bytes or memory ran out. */
 int ops_kring_push(ops_kring_t *r, const ops_kmsg_t *m);
 
-/* How many are kept, and the i-th oldest (0 = oldest) as a message valid until the next push. */
+/* How many are kept. */
 size_t ops_kring_len(const ops_kring_t *r);
-const ops_kmsg_t *ops_kring_get(const ops_kring_t *r, size_t i);
 
-/* Messages dropped for room so far. */
+/* The i-th oldest kept message (0 = oldest) decoded into *m, whose pointers stay valid until
+ * a push drops that message; false when i >= len. */
+bool ops_kring_at(const ops_kring_t *r, size_t i, ops_kmsg_t *m);
+
+/* Messages dropped for room so far, and pushed so far: the message at index i was the
+ * (total - len + i)-th pushed, a sequence number that survives drops (views keep a cursor
+ * or a filter's matches by it). */
 uint64_t ops_kring_dropped(const ops_kring_t *r);
+uint64_t ops_kring_total(const ops_kring_t *r);
+
+/* The memory the ring holds: its slots and the messages' bytes (allocator overhead aside). */
+size_t ops_kring_bytes(const ops_kring_t *r);
 
 #endif

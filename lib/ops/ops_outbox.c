@@ -146,6 +146,40 @@ fail:
     return st;
 }
 
+ops_status_t ops_outbox_drained(ops_outbox_t *ob, double *since, int64_t *count, ops_err_t *err)
+{
+    *count = 0;
+    PGconn *c = take(ob, err);
+    if (!c) return err->st;
+    char p1[40];
+    snprintf(p1, sizeof p1, "%.6f", *since);
+    const char *params[] = {p1};
+    pg_err pe;
+    /* the window ends DRAIN_LAG before now: a relay's transaction stamps published_at when it
+     * starts and is visible only when it commits, so a window ending at now() could miss a row
+     * for good; a 2 s margin leaves time for that commit (the relay's are milliseconds) */
+    PGresult *r = pg_query(c,
+                           "SELECT extract(epoch FROM now() - interval '2 seconds'), "
+                           "  CASE WHEN $1::float8 > 0 THEN (SELECT count(*) FROM outbox "
+                           "    WHERE published AND published_at > to_timestamp($1::float8) "
+                           "    AND published_at <= now() - interval '2 seconds') ELSE 0 END",
+                           1, params, &pe);
+    ops_status_t st = OPS_OK;
+    if (!r) {
+        st = db_fail(ob, &pe, err);
+    } else {
+        double now = strtod(PQgetvalue(r, 0, 0), NULL);
+        /* a clock that stepped back would count rows twice: never move the start backwards */
+        if (now > *since) {
+            *count = i64(r, 0, 1);
+            *since = now;
+        }
+        PQclear(r);
+    }
+    pg_release(ob->pool, c);
+    return st;
+}
+
 cJSON *ops_outbox_stats_json(const ops_outbox_stats_t *s)
 {
     cJSON *o = cJSON_CreateObject();

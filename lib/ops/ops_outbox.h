@@ -69,6 +69,13 @@ void ops_outbox_close(ops_outbox_t *ob);
 /* The numbers of `outbox stats` in a few indexed queries. */
 ops_status_t ops_outbox_stats(ops_outbox_t *ob, ops_outbox_stats_t *out, ops_err_t *err);
 
+/* The drain: rows published in (*since, now - 2 s] by the database's clock (epoch seconds),
+ * counted on idx_outbox_published_at; *since becomes the window's end, so calling it every
+ * second or so gives the drain rate with one clock, the database's. The window ends 2 s
+ * before now because published_at is stamped when the relay's transaction starts and seen
+ * only when it commits. *since == 0 starts the count (*count 0). */
+ops_status_t ops_outbox_drained(ops_outbox_t *ob, double *since, int64_t *count, ops_err_t *err);
+
 /* At least CONTRACT §9's keys as JSON numbers, plus published_last_hour, total,
  * backlog_by_type {type: n} and relays [{pid, shards, since, addr}]. Caller frees. */
 cJSON *ops_outbox_stats_json(const ops_outbox_stats_t *s);

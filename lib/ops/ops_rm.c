@@ -307,6 +307,55 @@ static ops_status_t pg_versions(ops_rm_t *rm, int64_t user_id, PGresult **out, o
     return *out ? OPS_OK : pg_fail(rm, &pe, err);
 }
 
+ops_status_t ops_rm_pg_tasks(ops_rm_t *rm, int64_t user_id, ops_rm_task_t **out, size_t *n,
+                            ops_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    PGresult *pr;
+    ops_status_t st = pg_versions(rm, user_id, &pr, err);
+    if (st != OPS_OK) return st;
+    size_t np = (size_t)PQntuples(pr);
+    ops_rm_task_t *t = calloc(np + 1, sizeof *t);
+    if (!t) st = ops_fail(err, OPS_FAIL, "out of memory");
+    for (size_t i = 0; t && i < np && st == OPS_OK; i++) {
+        int r = (int)i;
+        t[i].id = strtoll(PQgetvalue(pr, r, 0), NULL, 10);
+        t[i].version = strtoll(PQgetvalue(pr, r, 1), NULL, 10);
+        t[i].ver_index = -1;
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "title", PQgetvalue(pr, r, 2));
+        cJSON_AddNumberToObject(d, "priority", strtod(PQgetvalue(pr, r, 3), NULL));
+        cJSON_AddBoolToObject(d, "done", PQgetvalue(pr, r, 4)[0] == 't');
+        static const char *const times[] = {"due_at", "completed_at"};
+        for (int k = 0; k < 2; k++)
+            if (PQgetisnull(pr, r, 5 + k))
+                cJSON_AddNullToObject(d, times[k]);
+            else
+                cJSON_AddStringToObject(d, times[k], PQgetvalue(pr, r, 5 + k));
+        cJSON *tags = cJSON_Parse(PQgetvalue(pr, r, 7));
+        cJSON_AddItemToObject(d, "tags", tags ? tags : cJSON_CreateArray());
+        cJSON_AddNumberToObject(d, "version", (double)t[i].version);
+        t[i].doc = cJSON_PrintUnformatted(d);
+        cJSON_Delete(d);
+        if (!t[i].doc) st = ops_fail(err, OPS_FAIL, "out of memory");
+    }
+    PQclear(pr);
+    if (st != OPS_OK) {
+        ops_rm_tasks_free(t, np);
+        return st;
+    }
+    *out = t;
+    *n = np;
+    return OPS_OK;
+}
+
+void ops_rm_tasks_free(ops_rm_task_t *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++) free(t[i].doc);
+    free(t);
+}
+
 /* The first served field on which PostgreSQL's row i and the Redis JSON doc disagree, or NULL. */
 static const char *differing_field(PGresult *pr, int i, const char *doc)
 {

@@ -84,6 +84,15 @@ void ops_rm_user_free(ops_rm_user_t *u);
 /* {"user_id","exists","built":…,"epoch":…,"current":…,"tombstones":…,"tasks":[…docs…]} */
 cJSON *ops_rm_user_json(const ops_rm_user_t *u);
 
+/* PostgreSQL's side of the user's tasks, as the read model should hold them: id, version and
+ * doc = {"title","priority","done","due_at","completed_at","tags","version"} rendered as
+ * tasks-service renders them (the fields a diff compares); ver_index -1; id descending, like
+ * ops_rm_user_read's tasks, so a view can walk both side by side. Free with
+ * ops_rm_tasks_free. */
+ops_status_t ops_rm_pg_tasks(ops_rm_t *rm, int64_t user_id, ops_rm_task_t **out, size_t *n,
+                            ops_err_t *err);
+void ops_rm_tasks_free(ops_rm_task_t *t, size_t n);
+
 /* The drift of one user (see the file comment); *out malloc'd (free()), *n entries.
  * *compared is false when the projection was not built in the current epoch. */
 ops_status_t ops_rm_diff(ops_rm_t *rm, int64_t user_id, ops_drift_t **out, size_t *n,

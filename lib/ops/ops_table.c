@@ -2,6 +2,7 @@
 #include "ops_table.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -266,4 +267,22 @@ bool ops_use_color(FILE *f)
 {
     const char *nc = getenv("NO_COLOR");
     return isatty(fileno(f)) && !(nc && *nc);
+}
+
+void ops_fmt_us(int64_t us, char *out, size_t outlen)
+{
+    const char *sign = us < 0 ? "-" : "";
+    if (us < 0) us = us == INT64_MIN ? INT64_MAX : -us;
+    if (us < 1000)
+        snprintf(out, outlen, "%s%lldµs", sign, (long long)us);
+    else if (us < 1000000)
+        snprintf(out, outlen, "%s%.2fms", sign, us / 1000.0);
+    else if (us < 60 * 1000000LL)
+        snprintf(out, outlen, "%s%.2fs", sign, us / 1e6);
+    else if (us < 3600 * 1000000LL)
+        snprintf(out, outlen, "%s%lldm%02llds", sign, (long long)(us / 60000000),
+                 (long long)(us / 1000000 % 60));
+    else
+        snprintf(out, outlen, "%s%lldh%02lldm", sign, (long long)(us / 3600000000LL),
+                 (long long)(us / 60000000 % 60));
 }

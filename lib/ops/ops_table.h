@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct ops_table ops_table_t;
@@ -55,6 +56,10 @@ bool ops_use_color(FILE *f);
 
 /* The display width of a UTF-8 string (invalid bytes count one, control characters one). */
 size_t ops_display_width(const char *s);
+
+/* Formats a duration in µs for people: "850µs", "12.30ms", "1.20s", "3m05s", "2h10m"
+ * (negative durations get a '-'). */
+void ops_fmt_us(int64_t us, char *out, size_t outlen);
 
 /* Copies s into a malloc'd string in which control characters and invalid UTF-8 are '?'.
  * NULL if memory ran out. */

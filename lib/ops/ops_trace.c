@@ -375,6 +375,7 @@ ops_status_t ops_trace_from_json(const cJSON *trace, ops_trace_t *out, ops_err_t
     {
         ops_span_t *s = &out->spans[i];
         s->parent = s->first_child = s->next_sibling = -1;
+        s->json_index = (int)i;
         const cJSON *start = cJSON_GetObjectItemCaseSensitive(js, "startTime");
         const cJSON *dur = cJSON_GetObjectItemCaseSensitive(js, "duration");
         const char *name = jstr(js, "operationName");
@@ -505,6 +506,41 @@ ops_status_t ops_trace_parse(const char *text, size_t len, ops_trace_t *out, ops
     ops_status_t st = ops_trace_from_json(trace, out, err);
     cJSON_Delete(j);
     return st;
+}
+
+const cJSON *ops_trace_span_json(const cJSON *trace, const ops_span_t *s)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(trace, "data");
+    if (cJSON_IsArray(data)) trace = cJSON_GetArrayItem(data, 0);
+    const cJSON *spans = cJSON_GetObjectItemCaseSensitive(trace, "spans");
+    const cJSON *js = s && s->json_index >= 0 ? cJSON_GetArrayItem(spans, s->json_index) : NULL;
+    const char *id = js ? jstr(js, "spanID") : NULL;
+    char norm[17];
+    /* the span must be the one the model was built from, not another trace's */
+    return id && norm_id(id, norm) == 0 && !strcmp(norm, s->span_id) ? js : NULL;
+}
+
+bool ops_span_tag(const cJSON *span, const char *key, char *out, size_t outlen)
+{
+    const cJSON *tag;
+    cJSON_ArrayForEach(tag, cJSON_GetObjectItemCaseSensitive(span, "tags"))
+    {
+        const char *k = jstr(tag, "key");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(tag, "value");
+        if (!k || !v || strcmp(k, key)) continue;
+        if (cJSON_IsString(v))
+            snprintf(out, outlen, "%s", v->valuestring);
+        else if (cJSON_IsBool(v))
+            snprintf(out, outlen, "%s", cJSON_IsTrue(v) ? "true" : "false");
+        else if (cJSON_IsNumber(v) && v->valuedouble == (double)(int64_t)v->valuedouble)
+            snprintf(out, outlen, "%lld", (long long)v->valuedouble);
+        else if (cJSON_IsNumber(v))
+            snprintf(out, outlen, "%g", v->valuedouble);
+        else
+            snprintf(out, outlen, "?");
+        return true;
+    }
+    return false;
 }
 
 int ops_trace_root(const ops_trace_t *t)

@@ -62,6 +62,7 @@ typedef struct ops_span {
     bool error, orphan, follows_from, critical, has_outbox_id;
     ops_hop_kind_t hop;              /* the async hop that ends at this span */
     int64_t hop_start_us, hop_dur_us;
+    int json_index;                  /* its place in the JSON's "spans" (ops_trace_span_json) */
 } ops_span_t;
 
 typedef struct ops_trace {
@@ -96,6 +97,15 @@ cJSON *ops_trace_json(const ops_trace_t *t);
 /* "internal", "server", … and "outbox", "broker", "" for the enums. */
 const char *ops_span_kind_name(ops_span_kind_t k);
 const char *ops_hop_kind_name(ops_hop_kind_t k);
+
+/* The span's own object in the JSON the trace was built from (a trace object, or an
+ * /api/traces answer whose first trace it was), for its tags, logs and process; NULL when
+ * that JSON is not the one s came from. O(spans). */
+const cJSON *ops_trace_span_json(const cJSON *trace, const ops_span_t *s);
+
+/* A tag of a span object as text (strings as they are, integers in decimal, booleans as
+ * true/false) into out; false when the span has no such tag. */
+bool ops_span_tag(const cJSON *span, const char *key, char *out, size_t outlen);
 
 /* The root span to name a trace by: the earliest-starting root. -1 when empty. */
 int ops_trace_root(const ops_trace_t *t);

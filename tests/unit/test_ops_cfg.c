@@ -117,6 +117,43 @@ static void test_lookup_order(void **state)
     unsetenv("XDG_STATE_HOME");
 }
 
+static void count_keys(const char *key, const char *val, int line, void *arg)
+{
+    char *seen = arg;
+    size_t l = strlen(seen);
+    snprintf(seen + l, 256 - l, "%s=%s@%d;", key, val, line);
+}
+
+static void test_settings_beside_addresses(void **state)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/xdg/todo-console/config", dir);
+    write_file(p, "GATEWAY_URL=http://config\nCONSOLE_TAIL_MESSAGES=5000\n# keys\n"
+                  "KEY_generic_quit=Q\nKEY_tasks_delete='x X'\nCONSOLE_TAIL_MESSAGES=7000\n");
+    snprintf(p, sizeof p, "%s/xdg", dir);
+    setenv("XDG_CONFIG_HOME", p, 1);
+    snprintf(p, sizeof p, "%s/run", dir);
+    setenv("TODO_RUN_DIR", p, 1);
+    ops_cfg_t cfg;
+    ops_err_t e = OPS_ERR_INIT;
+    assert_int_equal(ops_cfg_load(&cfg, NULL, &e), OPS_OK);
+    assert_string_equal(ops_cfg_get(&cfg, OPS_GATEWAY_URL), "http://config");
+    /* the file's last line wins; the environment beats the file; an address is not a setting */
+    assert_string_equal(ops_cfg_setting(&cfg, "CONSOLE_TAIL_MESSAGES"), "7000");
+    setenv("CONSOLE_TAIL_MESSAGES", "9", 1);
+    assert_string_equal(ops_cfg_setting(&cfg, "CONSOLE_TAIL_MESSAGES"), "9");
+    unsetenv("CONSOLE_TAIL_MESSAGES");
+    assert_null(ops_cfg_setting(&cfg, "GATEWAY_URL_NOT_A_SETTING"));
+    assert_null(ops_cfg_setting(&cfg, "CONSOLE_NOPE"));
+    char seen[256] = "";
+    ops_cfg_each(&cfg, "KEY_", count_keys, seen);
+    assert_string_equal(seen, "KEY_generic_quit=Q@4;KEY_tasks_delete=x X@5;");
+    ops_cfg_free(&cfg);
+    assert_int_equal(cfg.nextra, 0);
+    unsetenv("TODO_RUN_DIR");
+    unsetenv("XDG_CONFIG_HOME");
+}
+
 static void test_redis_urls(void **state)
 {
     ops_redis_addr_t a;
@@ -149,6 +186,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_line),
         cmocka_unit_test_setup_teardown(test_lookup_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_beside_addresses, setup, teardown),
         cmocka_unit_test(test_redis_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,8 +95,10 @@ static void test_ring_keeps_the_newest_within_bounds(void **state)
     }
     assert_int_equal(ops_kring_len(r), 3);
     assert_int_equal(ops_kring_dropped(r), 2);
+    assert_int_equal(ops_kring_total(r), 5);
     for (int i = 0; i < 3; i++) {
-        const ops_kmsg_t *m = ops_kring_get(r, (size_t)i);
+        ops_kmsg_t mm, *m = &mm;
+        assert_true(ops_kring_at(r, (size_t)i, m));
         assert_int_equal(m->offset, i + 2);
         snprintf(v, sizeof v, "value %d", i + 2);
         assert_int_equal(m->value_len, strlen(v));
@@ -105,7 +107,54 @@ static void test_ring_keeps_the_newest_within_bounds(void **state)
         assert_int_equal(m->nh, 2);
         assert_memory_equal(m->h[0].value, "task.updated", m->h[0].len);
     }
-    assert_null(ops_kring_get(r, 3));
+    ops_kmsg_t none;
+    assert_false(ops_kring_at(r, 3, &none));
+    ops_kring_free(r);
+}
+
+/* A NULL key stays NULL and an empty one empty; header values may be empty or hold NULs;
+ * a ring of many small messages costs about 40 bytes a slot beyond the messages. */
+static void test_ring_round_trip(void **state)
+{
+    ops_kring_t *r = ops_kring_new(100000, SIZE_MAX);
+    assert_non_null(r);
+    ops_kmsg_t m = {.topic = "task-events.dlq", .partition = 3, .offset = 77, .ts_ms = 1700,
+                    .key = NULL, .value = "v\0w", .value_len = 3, .nh = 2};
+    m.h[0].name = "reason";
+    m.h[0].value = "bad\0json";
+    m.h[0].len = 8;
+    m.h[1].name = "empty";
+    m.h[1].value = "";
+    m.h[1].len = 0;
+    assert_int_equal(ops_kring_push(r, &m), 0);
+    m.key = "";
+    m.key_len = 0;
+    m.value = NULL;
+    m.value_len = 0;
+    m.nh = 0;
+    assert_int_equal(ops_kring_push(r, &m), 0);
+    ops_kmsg_t a, b;
+    assert_true(ops_kring_at(r, 0, &a));
+    assert_string_equal(a.topic, "task-events.dlq");
+    assert_int_equal(a.partition, 3);
+    assert_int_equal(a.offset, 77);
+    assert_int_equal(a.ts_ms, 1700);
+    assert_null(a.key);
+    assert_int_equal(a.value_len, 3);
+    assert_memory_equal(a.value, "v\0w", 3);
+    assert_int_equal(a.nh, 2);
+    assert_string_equal(a.h[0].name, "reason");
+    assert_int_equal(a.h[0].len, 8);
+    assert_memory_equal(a.h[0].value, "bad\0json", 8);
+    assert_string_equal(a.h[1].name, "empty");
+    assert_int_equal(a.h[1].len, 0);
+    assert_true(ops_kring_at(r, 1, &b));
+    assert_non_null(b.key);
+    assert_int_equal(b.key_len, 0);
+    assert_null(b.value);
+    assert_int_equal(b.nh, 0);
+    /* the fixed cost: slots for 100,000 messages in well under 8 MB */
+    assert_true(ops_kring_bytes(r) < 8u << 20);
     ops_kring_free(r);
 }
 
@@ -122,7 +171,9 @@ static void test_ring_byte_limit(void **state)
         assert_int_equal(ops_kring_push(r, &m), 0);
     }
     assert_int_equal(ops_kring_len(r), 2);
-    assert_int_equal(ops_kring_get(r, 0)->offset, 2);
+    ops_kmsg_t first;
+    assert_true(ops_kring_at(r, 0, &first));
+    assert_int_equal(first.offset, 2);
     /* one message larger than the whole budget is refused, and nothing is dropped for it */
     char huge[2000];
     memset(huge, 'y', sizeof huge - 1);
@@ -140,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_json_line),
         cmocka_unit_test(test_ring_keeps_the_newest_within_bounds),
         cmocka_unit_test(test_ring_byte_limit),
+        cmocka_unit_test(test_ring_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

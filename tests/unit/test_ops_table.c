@@ -100,6 +100,25 @@ static void test_color_only_when_asked(void **state)
     ops_table_free(t);
 }
 
+static void test_durations_for_people(void **state)
+{
+    char b[32];
+    ops_fmt_us(850, b, sizeof b);
+    assert_string_equal(b, "850µs");
+    ops_fmt_us(12300, b, sizeof b);
+    assert_string_equal(b, "12.30ms");
+    ops_fmt_us(1200000, b, sizeof b);
+    assert_string_equal(b, "1.20s");
+    ops_fmt_us(185 * 1000000LL, b, sizeof b);
+    assert_string_equal(b, "3m05s");
+    ops_fmt_us(7800 * 1000000LL, b, sizeof b);
+    assert_string_equal(b, "2h10m");
+    ops_fmt_us(-4000, b, sizeof b);
+    assert_string_equal(b, "-4.00ms");
+    ops_fmt_us(INT64_MIN, b, sizeof b); /* no overflow */
+    assert_true(b[0] == '-');
+}
+
 static void test_width_from_columns_env(void **state)
 {
     setenv("COLUMNS", "77", 1);
@@ -115,6 +134,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_display_width),
+        cmocka_unit_test(test_durations_for_people),
         cmocka_unit_test(test_sanitize_neutralises_terminal_controls),
         cmocka_unit_test(test_columns_align_and_trailing_space_is_trimmed),
         cmocka_unit_test(test_flexible_column_is_cut_first),

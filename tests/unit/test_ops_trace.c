@@ -404,6 +404,37 @@ static void test_saved_trace(void **state)
     free(json);
 }
 
+/* A span's own JSON (tags for the details pane and the Flow view) is found from the model. */
+static void test_span_json_and_tags(void **state)
+{
+    char *text = read_saved();
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    assert_non_null(doc);
+    ops_trace_t t;
+    ops_err_t e = OPS_ERR_INIT;
+    assert_int_equal(ops_trace_from_json(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "data"), 0), &t, &e), OPS_OK);
+    const ops_span_t *pub = by_name(&t, "tasks-service", "task-events publish");
+    const cJSON *js = ops_trace_span_json(doc, pub);
+    assert_non_null(js);
+    char v[64];
+    assert_true(ops_span_tag(js, "messaging.kafka.destination.partition", v, sizeof v));
+    assert_string_equal(v, "4");
+    assert_true(ops_span_tag(js, "messaging.kafka.message.offset", v, sizeof v));
+    assert_string_equal(v, "17");
+    assert_true(ops_span_tag(js, "messaging.message.id", v, sizeof v));
+    assert_string_equal(v, "c4914203-1a1e-406b-b48e-8e091da65c67");
+    assert_false(ops_span_tag(js, "no.such.tag", v, sizeof v));
+    /* the trace object itself works as well as the /api/traces answer */
+    assert_ptr_equal(ops_trace_span_json(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "data"), 0), pub), js);
+    /* a span of another model (an index that points at a different span id) is refused */
+    ops_span_t other = *pub;
+    snprintf(other.span_id, sizeof other.span_id, "00000000000000aa");
+    assert_null(ops_trace_span_json(doc, &other));
+    ops_trace_free(&t);
+    cJSON_Delete(doc);
+}
+
 /* The saved trace with auth-service's clock 80 ms behind and the client span of the token
  * check lost: the server span becomes an orphan root, and skew is corrected where a parent is
  * known. */
@@ -479,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_deep_chain),
         cmocka_unit_test(test_layout_json),
         cmocka_unit_test(test_saved_trace),
+        cmocka_unit_test(test_span_json_and_tags),
         cmocka_unit_test(test_saved_trace_skewed_and_incomplete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
