@@ -99,6 +99,13 @@ static const cli_flag_t f_topics_tail[] = {
     {"idle", 0, "D", "when following, stop after D without a message", false},
     F_END};
 
+static const cli_flag_t f_ui[] = {
+    {"readonly", 0, NULL, "refuse every action that changes the system (tasks, replays, the stack)", false},
+    {"view", 0, "VIEW", "the first view: tasks, topics, outbox, readmodel, traces, services, notifications, flow", false},
+    {"topic", 0, "TOPIC", "the Topics view tails TOPIC instead of task-events and task-events.dlq", false},
+    {"headless", 0, "SCRIPT", "no terminal: replay the keys of SCRIPT and save screens (tests; see the man page)", false},
+    F_END};
+
 /* ---- the verbs --------------------------------------------------------------------------- */
 
 static const cli_verb_t verbs[] = {
@@ -125,6 +132,7 @@ static const cli_verb_t verbs[] = {
     {"topics list", "", "topics with partitions and offsets", f_none, 0, 0, CLI_POS_NONE, cli_topics_list, false},
     {"topics lag", "", "lag of each consumer group", f_topics_lag, 0, 0, CLI_POS_NONE, cli_topics_lag, false},
     {"topics tail", "TOPIC", "read messages (never commits, joins no group)", f_topics_tail, 1, 1, CLI_POS_TOPIC, cli_topics_tail, false},
+    {"ui", "", "the full-screen console (the default on a terminal)", f_ui, 0, 0, CLI_POS_NONE, cli_ui, false},
     {"shell", "", "an interactive prompt with history and completion", f_none, 0, 0, CLI_POS_NONE, cli_shell, false},
     {"completion", "SHELL", "print the completion script (bash)", f_none, 1, 1, CLI_POS_TEXT, cli_completion, false},
     {"__complete", "WORDS…", "completion candidates (used by the script)", f_none, 0, 64, CLI_POS_TEXT, cli_complete, true},
@@ -236,12 +244,7 @@ bool cli_utf8_ok(const char *s)
 
 void cli_fmt_us(int64_t us, char *out, size_t outlen)
 {
-    if (us < 1000)
-        snprintf(out, outlen, "%lldµs", (long long)us);
-    else if (us < 1000000)
-        snprintf(out, outlen, "%.2fms", us / 1000.0);
-    else
-        snprintf(out, outlen, "%.2fs", us / 1e6);
+    ops_fmt_us(us, out, outlen);
 }
 
 /* ---- help -------------------------------------------------------------------------------- */
@@ -423,7 +426,8 @@ static void on_sigint(int sig)
 /* Verbs that talk to the network get a root span; the exporter runs only for them. */
 static bool traced(const cli_verb_t *v)
 {
-    return strcmp(v->name, "completion") && strcmp(v->name, "__complete") && strcmp(v->name, "shell");
+    return strcmp(v->name, "completion") && strcmp(v->name, "__complete") && strcmp(v->name, "shell") &&
+           strcmp(v->name, "ui"); /* the console makes its own spans, one per request */
 }
 
 ops_status_t cli_run_argv(int argc, char **argv, ops_cfg_t *cfg, bool in_shell)
@@ -530,13 +534,12 @@ int cli_main(int argc, char **argv)
     FILE *devnull = getenv("TODO_CONSOLE_DEBUG") ? NULL : fopen("/dev/null", "w");
     if (devnull) log_set_output(devnull);
     signal(SIGPIPE, SIG_IGN);
-    if (argc < 2) {
-        /* on a terminal this will open the full-screen console (not built yet): until then
-         * `make run` ends with the verbs listed, not with an error */
-        bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-        print_usage(tty ? stdout : stderr);
-        if (tty) printf("\n(the full-screen console is not built yet: use the verbs above)\n");
-        return tty ? OPS_OK : OPS_USAGE;
+    /* no verb: the full-screen console on a terminal (`--readonly` alone too), else usage */
+    bool bare = argc < 2 || (argc == 2 && !strcmp(argv[1], "--readonly"));
+    if (bare && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))) {
+        print_usage(stderr);
+        fprintf(stderr, "\n%s: error: no verb, and no terminal for the full-screen console\n", CLI_PROG);
+        return OPS_USAGE;
     }
     /* --version and --help need no configuration: keep them instant */
     if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
@@ -550,7 +553,9 @@ int cli_main(int argc, char **argv)
         ops_cfg_free(&cfg);
         return err.st;
     }
-    ops_status_t st = cli_run_argv(argc - 1, argv + 1, &cfg, false);
+    char *ui_argv[] = {(char *)"ui", (char *)"--readonly", NULL};
+    ops_status_t st = bare ? cli_run_argv(argc == 2 ? 2 : 1, ui_argv, &cfg, false)
+                           : cli_run_argv(argc - 1, argv + 1, &cfg, false);
     ops_cfg_free(&cfg);
     if (devnull) {
         log_set_output(NULL);

@@ -36,6 +36,8 @@ ops_status_t cli_traces_show(cli_ctx_t *c);
 ops_status_t cli_topics_list(cli_ctx_t *c);
 ops_status_t cli_topics_lag(cli_ctx_t *c);
 ops_status_t cli_topics_tail(cli_ctx_t *c);
+/* cli_ui.c */
+ops_status_t cli_ui(cli_ctx_t *c);
 /* cli_shell.c */
 ops_status_t cli_shell(cli_ctx_t *c);
 ops_status_t cli_completion(cli_ctx_t *c);

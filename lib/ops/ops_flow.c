@@ -17,7 +17,7 @@ static const struct {
     [OPS_FLOW_COMMIT] = {"commit", "insert to commit"},
     [OPS_FLOW_PUBLISH] = {"publish", "outbox wait"},
     [OPS_FLOW_CONSUME] = {"consume", "on the broker"},
-    [OPS_FLOW_NOTIFY] = {"notification", "consumer to notification"},
+    [OPS_FLOW_NOTIFY] = {"notification", "to the notification"},
     [OPS_FLOW_READMODEL] = {"read model", ""},
 };
 
