@@ -13,8 +13,11 @@
 typedef struct stack_job {
     ui_job_t job;
     char verb[16], part[32];
+    bool toggle_kafka; /* a status asked by the Kafka key: it decides stop or start */
     buf_t out;
 } stack_job_t;
+
+static void kafka_decide(ui_t *ui, const char *status_text);
 
 static void stack_run(ui_job_t *j, ui_conn_t *c)
 {
@@ -27,8 +30,11 @@ static void stack_run(ui_job_t *j, ui_conn_t *c)
 static void stack_done(ui_job_t *j, ui_t *ui)
 {
     stack_job_t *s = (stack_job_t *)j;
-    if (j->st != OPS_OK) {
+    if (j->st != OPS_OK && !(s->toggle_kafka && s->out.len)) {
         ui_error(ui, "%s", j->err.msg);
+    } else if (s->toggle_kafka) {
+        kafka_decide(ui, buf_str(&s->out));
+        return;
     } else if (!strcmp(s->verb, "status")) {
         /* one line: the parts that are not ready */
         char line[256] = "";
@@ -45,6 +51,15 @@ static void stack_done(ui_job_t *j, ui_t *ui)
         ui_say(ui, "stack: %s", l ? line : "every part is ready");
     } else {
         ui_say(ui, "stack: %s %s done", s->verb, s->part);
+        /* the status bar knows at once what was just done to a backend it shows */
+        static const struct { const char *part; ui_backend_t be; } shown[] = {
+            {"kafka", UI_BE_KAFKA}, {"redis", UI_BE_REDIS}, {"postgres", UI_BE_DB},
+            {"jaeger", UI_BE_JAEGER}, {"nginx", UI_BE_API}};
+        for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
+            if (!strcmp(s->part, shown[i].part)) {
+                ui->be[shown[i].be].known = true;
+                ui->be[shown[i].be].down = !strcmp(s->verb, "stop");
+            }
     }
     /* the Services view (and the status bar) look again now */
     ui_view_t *sv = ui_view_named(ui, "services");
@@ -57,7 +72,7 @@ static void stack_dtor(ui_job_t *j)
 }
 
 /* Runs `stack verb [part]` on the stack worker. */
-static bool stack_submit(ui_t *ui, const char *verb, const char *part)
+static bool stack_submit_job(ui_t *ui, const char *verb, const char *part, bool toggle)
 {
     if (!ui->stack_ok) {
         ops_stack_t st;
@@ -74,12 +89,18 @@ static bool stack_submit(ui_t *ui, const char *verb, const char *part)
     s->job.dtor = stack_dtor;
     snprintf(s->verb, sizeof s->verb, "%s", verb);
     snprintf(s->part, sizeof s->part, "%s", part ? part : "");
+    s->toggle_kafka = toggle;
     if (!ui_work_submit(ui, &s->job)) {
         ui_error(ui, "stack: busy");
         return false;
     }
-    ui_say(ui, "stack: %s %s…", verb, part ? part : "");
+    ui_say(ui, "stack: %s %s…", toggle ? "is kafka running? asking" : verb, part ? part : "");
     return true;
+}
+
+static bool stack_submit(ui_t *ui, const char *verb, const char *part)
+{
+    return stack_submit_job(ui, verb, part, false);
 }
 
 typedef struct stack_ask {
@@ -114,18 +135,30 @@ static bool cmd_stack(ui_t *ui, int argc, char **argv)
     return true;
 }
 
-/* The outage demo's key: stop Kafka when it is up (asking first), start it when it is down. */
+/* The outage demo's key: stop Kafka when it runs (asking first), start it when it does not.
+ * The stack itself says which (`stack status`), not the last health check, which may be
+ * seconds old. */
 void ui_kafka_toggle(ui_t *ui)
 {
     if (ui_refuse_write(ui, "stopping or starting Kafka")) return;
-    if (ui->be[UI_BE_KAFKA].known && ui->be[UI_BE_KAFKA].down) {
+    stack_submit_job(ui, "status", NULL, true);
+}
+
+static void kafka_decide(ui_t *ui, const char *status_text)
+{
+    const char *line = strstr(status_text, "\nkafka ");
+    char state[32] = "";
+    if (line) sscanf(line + 7, "%31s", state);
+    if (!state[0]) {
+        ui_error(ui, "stack status does not list kafka");
+    } else if (!strcmp(state, "stopped")) {
         stack_submit(ui, "start", "kafka");
-        return;
+    } else {
+        snprintf(pending_ask.verb, sizeof pending_ask.verb, "stop");
+        snprintf(pending_ask.part, sizeof pending_ask.part, "kafka");
+        ui_prompt_confirm(ui, "Stop kafka of the local stack? Tasks are still accepted; the outbox "
+                              "holds their events. (y/N)", stack_yes, &pending_ask);
     }
-    snprintf(pending_ask.verb, sizeof pending_ask.verb, "stop");
-    snprintf(pending_ask.part, sizeof pending_ask.part, "kafka");
-    ui_prompt_confirm(ui, "Stop kafka of the local stack? Tasks keep being accepted; the outbox holds "
-                          "their events. (y/N)", stack_yes, &pending_ask);
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */

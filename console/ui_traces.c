@@ -19,6 +19,18 @@
 #include "ui_work.h"
 
 #define LIST_MAX 50
+#define FETCH_MAX 200 /* asked of Jaeger, so that LIST_MAX remain once the probes are left out */
+
+/* Root spans of the probes every scraper and health checker makes: five a minute from
+ * Prometheus alone, they would bury the traces an operator looks for. */
+static const char *const probes[] = {"GET /metrics", "GET /health", "GET /ready", NULL};
+
+static bool is_probe(const char *root)
+{
+    for (size_t i = 0; probes[i]; i++)
+        if (!strcmp(root, probes[i])) return true;
+    return false;
+}
 
 typedef struct summary {
     char id[33], root[160], root_svc[64];
@@ -36,7 +48,7 @@ typedef struct traces {
     char services[32][64];
     size_t nservices, service;
     summary_t list[LIST_MAX];
-    size_t nlist;
+    size_t nlist, probes;
     bool list_loading, list_have;
     ops_status_t list_st;
     char list_err[512];
@@ -62,7 +74,7 @@ typedef struct list_job {
     char services[32][64];
     size_t nservices;
     summary_t list[LIST_MAX];
-    size_t nlist;
+    size_t nlist, probes;
 } list_job_t;
 
 static void list_run(ui_job_t *j, ui_conn_t *c)
@@ -82,7 +94,7 @@ static void list_run(ui_job_t *j, ui_conn_t *c)
         for (size_t i = 0; i < l->nservices; i++) tasks |= !strcmp(l->services[i], "tasks-service");
         snprintf(l->service, sizeof l->service, "%s", tasks || !l->nservices ? "tasks-service" : l->services[0]);
     }
-    ops_jaeger_query_t q = {.service = l->service, .limit = LIST_MAX};
+    ops_jaeger_query_t q = {.service = l->service, .limit = FETCH_MAX};
     cJSON *found;
     if ((j->st = ops_jaeger_find(jq, &q, &found, &j->err)) != OPS_OK) return;
     const cJSON *tr;
@@ -92,9 +104,14 @@ static void list_run(ui_job_t *j, ui_conn_t *c)
         ops_trace_t t;
         ops_err_t e = OPS_ERR_INIT;
         if (ops_trace_from_json(tr, &t, &e) != OPS_OK) continue;
+        int root = ops_trace_root(&t);
+        if (root >= 0 && t.n == 1 && is_probe(t.spans[root].name)) {
+            l->probes++;
+            ops_trace_free(&t);
+            continue;
+        }
         summary_t *x = &l->list[l->nlist++];
         snprintf(x->id, sizeof x->id, "%s", t.trace_id);
-        int root = ops_trace_root(&t);
         if (root >= 0) {
             snprintf(x->root, sizeof x->root, "%s", t.spans[root].name);
             snprintf(x->root_svc, sizeof x->root_svc, "%s", t.spans[root].service);
@@ -127,7 +144,19 @@ static void list_done(ui_job_t *j, ui_t *ui)
     if (j->st != OPS_OK) return;
     memcpy(s->list, l->list, sizeof s->list);
     s->nlist = l->nlist;
+    s->probes = l->probes;
     s->list_have = true;
+}
+
+/* The listed traces the filter keeps (its text in the root span's service or name). */
+static size_t shown(const ui_view_t *v, int *idx)
+{
+    const traces_t *s = v->priv;
+    size_t n = 0;
+    for (size_t i = 0; i < s->nlist; i++)
+        if (!v->filter[0] || strcasestr(s->list[i].root, v->filter) || strcasestr(s->list[i].root_svc, v->filter))
+            idx[n++] = (int)i;
+    return n;
 }
 
 static const char *service_name(const traces_t *s)
@@ -311,12 +340,16 @@ static bool traces_request(ui_view_t *v, ui_req_t req)
     traces_t *s = v->priv;
     if (!s->open) {
         switch (req) {
-        case UI_REQ_ENTER:
-            if ((size_t)v->cursor < s->nlist) {
+        case UI_REQ_ENTER: {
+            int idx[LIST_MAX];
+            size_t n = shown(v, idx);
+            if ((size_t)v->cursor < n) {
+                const char *id = s->list[idx[v->cursor]].id;
                 swap_cursor(v);
-                open_trace(v, s->list[s->list_cursor].id, false);
+                open_trace(v, id, false);
             }
             return true;
+        }
         case UI_REQ_NEXT:
             if (s->nservices) {
                 s->service = (s->service + 1) % s->nservices;
@@ -413,8 +446,11 @@ static void draw_list(ui_view_t *v, int top, int rows, int cols)
     int row = top;
     int c = 1 + ui_draw_text(row, 1, cols - 2, UI_C_LABEL, "service ");
     c += ui_draw_text(row, c, cols - c, UI_C_VALUE, service_name(s)[0] ? service_name(s) : "…");
-    c += ui_draw_textf(row, c, cols - c, UI_C_DIM, " (Tab: next of %zu) · the last hour, newest first%s",
-                       s->nservices, s->list_loading ? " · asking Jaeger…" : "");
+    c += ui_draw_textf(row, c, cols - c, UI_C_DIM, " (Tab: next of %zu) · the last hour, newest first",
+                       s->nservices);
+    if (s->probes) c += ui_draw_textf(row, c, cols - c, UI_C_DIM, " · %zu probe%s hidden (/metrics, /health, /ready)",
+                                      s->probes, s->probes == 1 ? "" : "s");
+    if (s->list_loading) ui_draw_text(row, c, cols - c, UI_C_DIM, " · asking Jaeger…");
     row++;
     if (s->list_st != OPS_OK)
         ui_draw_textf(row++, 1, cols - 2, UI_C_ERROR, "%s%s", s->list_err,
@@ -425,12 +461,15 @@ static void draw_list(ui_view_t *v, int top, int rows, int cols)
     ui_cols_layout(col, cols >= 110 ? 7 : 6, cols - 1);
     ui_draw_heads(row++, col, cols >= 110 ? 7 : 6);
     int list_rows = top + rows - row;
-    v->nlines = (int)s->nlist;
-    if (s->list_have && s->nlist == 0)
-        ui_draw_text(row, 2, cols - 4, UI_C_DIM, "no traces of this service in the last hour");
+    int idx[LIST_MAX];
+    size_t n = shown(v, idx);
+    v->nlines = (int)n;
+    if (s->list_have && n == 0)
+        ui_draw_text(row, 2, cols - 4, UI_C_DIM, s->nlist ? "no listed trace matches the filter (/)"
+                                                          : "no traces of this service in the last hour");
     int first = ui_list_scroll(v, list_rows);
-    for (int r = 0; r < list_rows && (size_t)(first + r) < s->nlist; r++) {
-        const summary_t *x = &s->list[first + r];
+    for (int r = 0; r < list_rows && (size_t)(first + r) < n; r++) {
+        const summary_t *x = &s->list[idx[first + r]];
         ui_draw_select(first + r == v->cursor);
         if (first + r == v->cursor) ui_draw_fill(row + r, 0, cols, UI_C_DEFAULT);
         char when[16], dur[24];
@@ -564,6 +603,12 @@ static void traces_draw(ui_view_t *v, int top, int rows, int cols)
     else draw_list(v, top, rows, cols);
 }
 
+static void traces_filter(ui_view_t *v, const char *text)
+{
+    (void)text; /* v->filter holds it; the list is filtered as it is drawn */
+    v->cursor = v->top = 0;
+}
+
 static void traces_close(ui_view_t *v)
 {
     traces_t *s = v->priv;
@@ -581,5 +626,6 @@ const ui_view_ops_t ui_traces_view = {
     .draw = traces_draw,
     .request = traces_request,
     .command = traces_command,
+    .filter = traces_filter,
     .close = traces_close,
 };
