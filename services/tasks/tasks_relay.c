@@ -39,10 +39,12 @@
 #define REBALANCE_MS 1000
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_MAX_ROWS 200000
-#define RECONNECT_MS 1000
+#define RECONNECT_MS 250 /* the database back: publishing again within a second */
 #define STOP_GRACE_MS 3000
 #define PROGRESS_LOG_MS 10000
-#define TRANSIENT_BACKOFF_MAX_MS 5000
+/* Kafka unavailable: a round already waited message.timeout.ms for its deliveries, so the
+ * pause between such rounds stays short; a broker that returns during it is used at once */
+#define TRANSIENT_BACKOFF_MAX_MS 500
 #define MAX_BACKOFF_MS (5 * 60 * 1000)
 #define SLOW_READ_MS 50
 #define ANALYZE_EVERY_MS 60000
