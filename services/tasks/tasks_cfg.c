@@ -41,6 +41,9 @@ static const cfg_entry_t rows[] = {
             false),
     CFG_ROW("TASKS_RELAY_QUEUE_MAX", CFG_INT, "100000", 100, 10000000, F(relay_queue_max),
             "messages the Kafka producer queues at most; a full queue makes the relay wait", false),
+    CFG_ROW("TASKS_MAX_PER_USER", CFG_INT, "100000", 0, 100000000, F(max_tasks_per_user),
+            "tasks one user may have; a create past it is 409 task_limit_reached (0: no limit)",
+            false),
     CFG_ROW("TASKS_OUTBOX_RETENTION", CFG_DURATION, "7d", 0, 365 * MS_DAY, F(outbox_retention_ms),
             "published outbox rows are deleted this long after publication", false),
 };
