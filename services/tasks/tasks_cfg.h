@@ -24,6 +24,7 @@ typedef struct tasks_cfg {
     int relay_max_attempts;
     int64_t relay_retry_backoff_ms;
     int64_t relay_delivery_timeout_ms;
+    int64_t relay_lease_ms;
     int relay_queue_max;
     int64_t outbox_retention_ms;
     int max_tasks_per_user; /* 0: no limit */
