@@ -28,7 +28,7 @@
 #define APPLY_WAIT_MS 5000
 #define LEASE_MS 30000     /* a rebuild's lease; renewed with every page it writes */
 #define QUEUE_MAX 1024     /* users waiting for a rebuild; more are dropped (asked again) */
-#define MARKS_MAX 4096     /* marks waiting for PostgreSQL; more move the epoch instead */
+#define MARKS_MAX 4096     /* users this process marked, not yet invalidated; more move the epoch */
 #define SWEEP_BATCH 500
 #define TOMBSTONE_MS "3600000"
 
@@ -220,16 +220,21 @@ struct tasks_readmodel {
     atomic_bool stop;
     int stop_fd;
     long long full_epoch; /* epoch of the last completed full rebuild by this keeper */
-    /* the rebuilder's work, under mu: users to rebuild, marks not yet in PostgreSQL */
+    /* the rebuilder's work, under mu: users to rebuild; users this process marked and has not
+     * seen invalidated yet (its reads of them go to PostgreSQL meanwhile) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int64_t queue[QUEUE_MAX];
     size_t qhead, qlen;
-    int64_t marks[MARKS_MAX];
+    struct mark_entry {
+        int64_t uid;
+        unsigned gen;  /* moves with every new mark of the user */
+        bool durable;  /* in readmodel_dirty */
+    } marks[MARKS_MAX];
     size_t nmarks;
     atomic_bool swept; /* the marks were swept once: Redis may serve */
     metrics_series_t *m_hits, *m_fb_down, *m_fb_busy, *m_fb_not_built, *m_fb_error,
-        *m_fb_scan, *m_fb_starting, *m_apply_ok, *m_apply_stale, *m_apply_skipped,
+        *m_fb_scan, *m_fb_starting, *m_fb_marked, *m_apply_ok, *m_apply_stale, *m_apply_skipped,
         *m_apply_failed, *m_rebuild_user, *m_rebuild_full, *m_bumps, *m_inv_apply,
         *m_inv_commit, *m_queue_dropped;
 };
@@ -338,23 +343,54 @@ void tasks_readmodel_apply(tasks_readmodel_t *rm, const task_t *t, bool deleted)
 
 /* ==== marks (rule 4) ==================================================================== */
 
-/* Marks uid: durably now if asked and PostgreSQL takes it, else in memory for the next
- * sweep. A full memory table falls back to moving the epoch (everyone is rebuilt). */
+/* The entry of uid, or NULL. Under mu. */
+static struct mark_entry *mark_find(tasks_readmodel_t *rm, int64_t uid)
+{
+    for (size_t i = 0; i < rm->nmarks; i++)
+        if (rm->marks[i].uid == uid) return &rm->marks[i];
+    return NULL;
+}
+
+/* Forgets uid's entry if it is still the one of generation gen (no newer mark). Under mu. */
+static void mark_drop(tasks_readmodel_t *rm, int64_t uid, unsigned gen)
+{
+    struct mark_entry *e = mark_find(rm, uid);
+    if (!e || e->gen != gen) return;
+    *e = rm->marks[--rm->nmarks];
+}
+
+/* Marks uid: in PostgreSQL now if asked and it takes it (else the sweep writes it), and in
+ * this process until the sweep has invalidated the user, so that this process never serves
+ * the user from Redis in between. A full table falls back to moving the epoch (everyone is
+ * rebuilt). */
 static void mark(tasks_readmodel_t *rm, int64_t uid, bool durable_now)
 {
     pg_err e;
-    if (durable_now && rm->cfg.pool && tasks_store_mark_dirty(rm->cfg.pool, &uid, 1, &e) == 0)
-        return;
+    bool durable = durable_now && rm->cfg.pool && tasks_store_mark_dirty(rm->cfg.pool, &uid, 1, &e) == 0;
     pthread_mutex_lock(&rm->mu);
-    bool kept = false;
-    for (size_t i = 0; i < rm->nmarks && !kept; i++) kept = rm->marks[i] == uid;
-    if (!kept && rm->nmarks < MARKS_MAX) rm->marks[rm->nmarks++] = uid, kept = true;
+    struct mark_entry *m = mark_find(rm, uid);
+    if (!m && rm->nmarks < MARKS_MAX) {
+        m = &rm->marks[rm->nmarks++];
+        *m = (struct mark_entry){uid, 0, false};
+    }
+    if (m) {
+        m->gen++;
+        m->durable = durable; /* a mark not written now is written by the sweep */
+    }
     pthread_cond_signal(&rm->cv);
     pthread_mutex_unlock(&rm->mu);
-    if (!kept) {
-        log_warn("read model: too many marks waiting for PostgreSQL; invalidating every user");
+    if (!m) {
+        log_warn("read model: too many users marked; invalidating every user");
         tasks_redis_recheck(rm->redis);
     }
+}
+
+static bool marked(tasks_readmodel_t *rm, int64_t uid)
+{
+    pthread_mutex_lock(&rm->mu);
+    bool yes = rm->nmarks && mark_find(rm, uid);
+    pthread_mutex_unlock(&rm->mu);
+    return yes;
 }
 
 /* Drops the user's projection and any rebuild under way. 0, or -1 (Redis failed). */
@@ -380,34 +416,64 @@ void tasks_readmodel_invalidate(tasks_readmodel_t *rm, int64_t user_id)
     mark(rm, user_id, false);
 }
 
-/* The marks into PostgreSQL, then every marked user invalidated in Redis, queued for a
- * rebuild, and its mark deleted. Returns 0 when everything was swept, -1 otherwise. */
+/* Invalidates uid in Redis and queues its rebuild; forgets this process's mark of it if no
+ * newer one came meanwhile. 0, or -1 (Redis failed). */
+static int sweep_user(tasks_readmodel_t *rm, int64_t uid)
+{
+    pthread_mutex_lock(&rm->mu);
+    struct mark_entry *m = mark_find(rm, uid);
+    unsigned gen = m ? m->gen : 0;
+    bool durable = m ? m->durable : true;
+    pthread_mutex_unlock(&rm->mu);
+    if (!durable) return 0; /* its change may be committing still: after PostgreSQL took it */
+    if (invalidate_now(rm, uid) < 0) return -1;
+    pthread_mutex_lock(&rm->mu);
+    if (m) mark_drop(rm, uid, gen);
+    pthread_mutex_unlock(&rm->mu);
+    request_rebuild(rm, uid);
+    return 0;
+}
+
+/* One sweep: this process's marks not yet in PostgreSQL are written; every mark in
+ * PostgreSQL (any replica's) is invalidated in Redis, its user queued for a rebuild and the
+ * mark deleted; then this process's own marks that another replica's sweep handled are
+ * invalidated too. Returns 0 when everything was swept, -1 otherwise. */
 static int sweep(tasks_readmodel_t *rm)
 {
-    int64_t pending[MARKS_MAX];
-    pthread_mutex_lock(&rm->mu);
-    size_t n = rm->nmarks;
-    memcpy(pending, rm->marks, n * sizeof *pending);
-    pthread_mutex_unlock(&rm->mu);
+    int64_t uids[MARKS_MAX];
+    unsigned gens[MARKS_MAX];
+    size_t n = 0;
     pg_err e;
+    pthread_mutex_lock(&rm->mu);
+    for (size_t i = 0; i < rm->nmarks; i++)
+        if (!rm->marks[i].durable) uids[n] = rm->marks[i].uid, gens[n++] = rm->marks[i].gen;
+    pthread_mutex_unlock(&rm->mu);
     if (n) {
-        if (tasks_store_mark_dirty(rm->cfg.pool, pending, n, &e) < 0) return -1;
-        pthread_mutex_lock(&rm->mu); /* marks added meanwhile stay */
-        memmove(rm->marks, rm->marks + n, (rm->nmarks - n) * sizeof *rm->marks);
-        rm->nmarks -= n;
+        if (tasks_store_mark_dirty(rm->cfg.pool, uids, n, &e) < 0) return -1;
+        pthread_mutex_lock(&rm->mu);
+        for (size_t i = 0; i < n; i++) {
+            struct mark_entry *m = mark_find(rm, uids[i]);
+            if (m && m->gen == gens[i]) m->durable = true;
+        }
         pthread_mutex_unlock(&rm->mu);
     }
-    int64_t uids[SWEEP_BATCH];
     char at[SWEEP_BATCH][40];
     size_t m = 0;
     if (tasks_store_dirty_list(rm->cfg.pool, SWEEP_BATCH, uids, at, &m, &e) < 0) return -1;
     for (size_t i = 0; i < m; i++) {
-        if (invalidate_now(rm, uids[i]) < 0) return -1; /* Redis unavailable: next sweep */
+        if (sweep_user(rm, uids[i]) < 0) return -1; /* Redis unavailable: next sweep */
         if (tasks_store_dirty_clear(rm->cfg.pool, uids[i], at[i], &e) < 0) return -1;
-        request_rebuild(rm, uids[i]);
     }
     if (m) log_info("read model: marked users invalidated", LOG_INT("users", (int64_t)m));
-    return m == SWEEP_BATCH ? -1 : 0; /* more may wait: sweep again soon */
+    if (m == SWEEP_BATCH) return -1; /* more may wait: sweep again soon */
+    pthread_mutex_lock(&rm->mu);
+    n = 0;
+    for (size_t i = 0; i < rm->nmarks; i++)
+        if (rm->marks[i].durable) uids[n++] = rm->marks[i].uid;
+    pthread_mutex_unlock(&rm->mu);
+    for (size_t i = 0; i < n; i++)
+        if (sweep_user(rm, uids[i]) < 0) return -1;
+    return 0;
 }
 
 /* ==== rebuilds ========================================================================== */
@@ -718,6 +784,12 @@ int tasks_readmodel_list(tasks_readmodel_t *rm, int64_t user_id, const task_quer
         metrics_add(down ? rm->m_fb_down : rm->m_fb_busy, 1);
         return 0;
     }
+    if (marked(rm, user_id)) { /* rule 4: this process knows the projection missed a change */
+        tasks_redis_release(rm->redis, s, false);
+        *why = "marked";
+        metrics_add(rm->m_fb_marked, 1);
+        return 0;
+    }
     user_keys k;
     keys_for(user_id, &k);
     bool broken = false;
@@ -821,6 +893,7 @@ static void register_metrics(tasks_readmodel_t *rm, metrics_registry_t *reg)
     rm->m_fb_busy = series(f, "busy");
     rm->m_fb_scan = series(f, "scan_limit");
     rm->m_fb_starting = series(f, "starting");
+    rm->m_fb_marked = series(f, "marked");
     f = metrics_counter(reg, "tasks_read_model_updates_total",
                         "Committed changes applied to the read model, by result.", "result", e,
                         sizeof e);

@@ -246,8 +246,8 @@ static void producer_destroy(tasks_relay_t *r)
  * advisory locks are its shards, released by the server when the session ends. Its commits
  * (the marks) do not wait for the WAL flush: a mark lost in a database crash only makes the
  * row go out again — a duplicate, which at-least-once allows — and not waiting for a disk
- * flush per round is most of a round's time when a busy task drains one event at a time. */
-/* The session is also the relay's lease (tasks_relay.h): the server ends it after lease_ms
+ * flush per round is most of a round's time when a busy task drains one event at a time.
+ * The session is also the relay's lease (tasks_relay.h): the server ends it after lease_ms
  * without a statement (idle_session_timeout), or when the relay's host stops answering TCP
  * (server-side keepalives, and tcp_user_timeout for data it cannot deliver); the client side
  * has the same keepalives and user timeout for a server that vanished. */

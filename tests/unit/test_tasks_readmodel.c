@@ -301,9 +301,11 @@ static void test_redis_down(void **state)
     mk(&t, 7, 1, 1, "x", false, NULL);
     tasks_readmodel_apply(rm, &t, false);
     assert_int_equal(rm->nmarks, 1);
-    assert_int_equal(rm->marks[0], 7);
+    assert_int_equal(rm->marks[0].uid, 7);
+    assert_false(rm->marks[0].durable);
     tasks_readmodel_apply(rm, &t, false); /* marked once */
     assert_int_equal(rm->nmarks, 1);
+    assert_int_equal(rm->marks[0].gen, 2);
     assert_false(tasks_redis_recheck_pending(rm->redis));
     assert_false(tasks_readmodel_up(rm));
     buf_free(&body);
