@@ -155,6 +155,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    kafka_client_t *k = opaque;
+    if (k->cfg.on_commit) k->cfg.on_commit(err, offsets, k->cfg.user);
+}
+
 /* ==== set-up ============================================================================ */
 
 static int set_all(rd_kafka_conf_t *conf, const char *const (*props)[2], size_t n, char *err,
@@ -207,8 +215,10 @@ static kafka_client_t *client_new(const kafka_config_t *cfg, bool consumer, char
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_opaque(conf, k);
-    if (consumer)
+    if (consumer) {
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+        rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+    }
     else
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     char why[256];

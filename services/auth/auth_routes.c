@@ -235,7 +235,7 @@ static void h_login(http_req *req, void *user)
                     "too many failed logins for this account; retry in %lld s", (long long)retry);
         return;
     }
-    if (f[1].len == 0 || f[1].len > AUTH_PASS_MAX) { /* cannot match: skip argon2 */
+    if (f[1].len == 0 || f[1].len > AUTH_PASS_MAX_BYTES) { /* cannot match: skip argon2 */
         login_failed(app, req, email, 0, attempt);
         return;
     }

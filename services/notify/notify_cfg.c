@@ -15,7 +15,7 @@ static const cfg_entry_t rows[] = {
             "where events that cannot be processed go, with the reason in headers", false),
     CFG_ROW("NOTIFY_GROUP", CFG_STRING, "notification-service", 0, 0, F(group),
             "Kafka consumer group (instances in one group share the partitions)", false),
-    CFG_ROW("NOTIFY_BATCH_MAX", CFG_INT, "500", 1, 10000, F(batch_max),
+    CFG_ROW("NOTIFY_BATCH_MAX", CFG_INT, "1000", 1, 10000, F(batch_max),
             "events recorded per PostgreSQL transaction at most", false),
     CFG_ROW("NOTIFY_BATCH_WAIT", CFG_DURATION, "20ms", 0, 5000, F(batch_wait_ms),
             "how long a batch waits to fill before it is recorded", false),

@@ -20,8 +20,9 @@
     "'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), " \
     "'remind_at', to_char(n.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "  \
     "'read_at', to_char(n.read_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "      \
-    "'delivery', (SELECT json_object_agg(d.channel, d.status) FROM deliveries d "                  \
-    "WHERE d.notification_id = n.id))::text"
+    "'delivery', jsonb_build_object('log', 'delivered') || COALESCE((SELECT "                       \
+    "jsonb_object_agg(d.channel, d.status) FROM deliveries d WHERE d.notification_id = n.id), "    \
+    "'{}'))::text"
 
 static const char *const outcome_names[] = {"notified", "ignored", "stale", "duplicate"};
 
@@ -289,19 +290,19 @@ static int apply_tx(PGconn *c, void *arg, pg_err *err)
             9, p7i, err);
         buf_free(&tp);
         if (ins < 0) goto out;
-        /* 8. the log channel is delivered with the notification; the webhook waits */
-        arr_open(&a[0]);
-        for (size_t i = 0; i < x->n; i++)
-            if (x->ids[i]) arr_int(&a[0], x->ids[i]);
-        const char *p8[] = {arr_close(&a[0]), x->webhook ? "true" : "false"};
-        if (pg_command(c,
-                       "INSERT INTO deliveries (notification_id, channel, status, delivered_at) "
-                       "SELECT id, ch, CASE ch WHEN 'log' THEN 'delivered' ELSE 'pending' END, "
-                       "CASE ch WHEN 'log' THEN now() END FROM unnest($1::bigint[]) AS id "
-                       "CROSS JOIN (VALUES ('log'), ('webhook')) AS c(ch) "
-                       "WHERE ch = 'log' OR $2::bool",
-                       2, p8, err) < 0)
-            goto out;
+        /* 8. the webhook's queue (the log channel is delivered with the notification itself,
+         * so it needs no row: the API shows it delivered) */
+        if (x->webhook) {
+            arr_open(&a[0]);
+            for (size_t i = 0; i < x->n; i++)
+                if (x->ids[i]) arr_int(&a[0], x->ids[i]);
+            const char *p8[] = {arr_close(&a[0])};
+            if (pg_command(c,
+                           "INSERT INTO deliveries (notification_id, channel, status) "
+                           "SELECT id, 'webhook', 'pending' FROM unnest($1::bigint[]) AS id",
+                           1, p8, err) < 0)
+                goto out;
+        }
     }
     rc = 0;
     goto out;
@@ -343,6 +344,7 @@ typedef struct fire_ctx {
     int limit;
     bool webhook;
     long fired;
+    int64_t (*made)[3]; /* id, user, task of each notification made */
 } fire_ctx_t;
 
 static int fire_tx(PGconn *c, void *arg, pg_err *err)
@@ -353,29 +355,41 @@ static int fire_tx(PGconn *c, void *arg, pg_err *err)
     const char *p[] = {limit, x->webhook ? "true" : "false"};
     /* one statement: the due reminders are marked fired and become notifications, and the
      * deliveries follow, so a crash leaves either all of it or none */
-    long long n = pg_command(
+    PGresult *r = pg_query(
         c,
         "WITH due AS (UPDATE reminders SET status = 'fired' WHERE task_id IN (SELECT task_id "
         "FROM reminders WHERE status = 'pending' AND remind_at <= now() ORDER BY remind_at "
         "LIMIT $1::int FOR UPDATE SKIP LOCKED) RETURNING task_id, user_id, title, remind_at), "
         "made AS (INSERT INTO notifications (user_id, task_id, kind, title, body, remind_at) "
         "SELECT user_id, task_id, 'reminder_due', 'Reminder: ' || title, '\"' || title || "
-        "'\" is due now.', remind_at FROM due RETURNING id) "
-        "INSERT INTO deliveries (notification_id, channel, status, delivered_at) "
-        "SELECT id, ch, CASE ch WHEN 'log' THEN 'delivered' ELSE 'pending' END, "
-        "CASE ch WHEN 'log' THEN now() END FROM made CROSS JOIN (VALUES ('log'), ('webhook')) "
-        "AS c(ch) WHERE ch = 'log' OR $2::bool",
+        "'\" is due now.', remind_at FROM due RETURNING id, user_id, task_id), "
+        "hooks AS (INSERT INTO deliveries (notification_id, channel, status) "
+        "SELECT id, 'webhook', 'pending' FROM made WHERE $2::bool RETURNING 1) "
+        "SELECT id, user_id, task_id FROM made",
         2, p, err);
-    if (n < 0) return -1;
-    x->fired = x->webhook ? n / 2 : n;
+    if (!r) return -1;
+    x->fired = PQntuples(r) < x->limit ? PQntuples(r) : x->limit;
+    for (long i = 0; i < x->fired; i++)
+        for (int k = 0; k < 3; k++) x->made[i][k] = strtoll(PQgetvalue(r, (int)i, k), NULL, 10);
+    PQclear(r);
     return 0;
 }
 
 int notify_store_fire_reminders(pg_pool *pool, int limit, bool webhook, long *fired, pg_err *err)
 {
-    fire_ctx_t x = {limit, webhook, 0};
+    fire_ctx_t x = {limit, webhook, 0, calloc((size_t)(limit > 0 ? limit : 1), sizeof *x.made)};
+    if (!x.made) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        err->sqlstate[0] = '\0';
+        return -1;
+    }
     int rc = pg_tx(pool, fire_tx, &x, err);
     *fired = rc == 0 ? x.fired : 0;
+    for (long i = 0; i < *fired; i++) /* the log channel, once committed */
+        log_info("notification", LOG_INT("notification_id", x.made[i][0]),
+                 LOG_INT("user_id", x.made[i][1]), LOG_INT("task_id", x.made[i][2]),
+                 LOG_STR("kind", "reminder_due"), LOG_STR("channel", "log"));
+    free(x.made);
     return rc;
 }
 

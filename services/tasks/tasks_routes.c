@@ -21,16 +21,6 @@
 
 /* ==== common steps ====================================================================== */
 
-/* Answers 503/401 itself and returns false when the request may not go on. */
-static bool authenticate(http_req *req, tasks_app_t *app, authclient_user_t *user)
-{
-    if (!atomic_load(&app->svc->schema_ready)) {
-        http_error(req, 503, "not_ready", "the service is starting; try again shortly");
-        return false;
-    }
-    return authclient_authenticate(app->svc->auth, req, user);
-}
-
 static void store_failed(http_req *req, const pg_err *e)
 {
     int st = pg_err_http_status(e);
@@ -132,7 +122,7 @@ static void list_tasks(http_req *req, void *user)
 {
     tasks_app_t *app = user;
     authclient_user_t u;
-    if (!authenticate(req, app, &u)) return;
+    if (!svc_authenticate(app->svc, req, &u)) return;
     task_query_t q;
     const char *code;
     char err[160];
@@ -184,7 +174,7 @@ static void create_task(http_req *req, void *user)
     tasks_app_t *app = user;
     authclient_user_t u;
     task_input_t in;
-    if (!authenticate(req, app, &u) || !read_input(req, true, &in)) return;
+    if (!svc_authenticate(app->svc, req, &u) || !read_input(req, true, &in)) return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;
@@ -213,7 +203,7 @@ static void get_task(http_req *req, void *user)
     tasks_app_t *app = user;
     authclient_user_t u;
     int64_t id;
-    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id)) return;
     task_t t;
     pg_err e;
     int rc = tasks_store_get(app->svc->pool, u.user_id, id, &t, &e);
@@ -231,7 +221,7 @@ static void patch_task(http_req *req, void *user)
     authclient_user_t u;
     int64_t id;
     task_input_t in;
-    if (!authenticate(req, app, &u) || !path_id(req, &id) || !read_input(req, false, &in))
+    if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id) || !read_input(req, false, &in))
         return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
@@ -249,7 +239,7 @@ static void complete_task(http_req *req, void *user)
     tasks_app_t *app = user;
     authclient_user_t u;
     int64_t id;
-    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id)) return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;
@@ -266,7 +256,7 @@ static void delete_task(http_req *req, void *user)
     tasks_app_t *app = user;
     authclient_user_t u;
     int64_t id;
-    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id)) return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;

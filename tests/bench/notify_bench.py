@@ -115,6 +115,9 @@ def bench_drain():
                 break
             time.sleep(0.2)
         total = time.monotonic() - t0
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        batch = {m: float(v) for m, v in (l.split()[:2] for l in metrics.splitlines()
+                 if l.startswith(("notify_batch_seconds_sum", "notify_batch_seconds_count")))}
         notes = nsql(url, "SELECT count(*) FROM notifications")[0][0]
         dups = nsql(url, "SELECT count(*) - count(DISTINCT event_id) FROM notifications")[0][0]
     finally:
@@ -124,13 +127,16 @@ def bench_drain():
         su.cursor().execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
         su.close()
     steady = EVENTS / (time.monotonic() - first) if first else 0
+    in_db = batch.get("notify_batch_seconds_sum", 0.0)
+    batches = batch.get("notify_batch_seconds_count", 0.0)
     table(f"notification-service drain: {EVENTS:,} task.completed events pre-filled "
           f"(6 partitions, filled in {fill:.1f}s), one instance (release build, batches of 500), "
           "each event recorded with its notification and log delivery in one transaction per batch",
           ["recorded", "notifications", "duplicate notifications", "seconds (from start)",
-           "events/s (from start)", "events/s (from first record)", "peak RSS MB"],
+           "events/s (from start)", "events/s (from first record)", "peak RSS MB", "batches",
+           "s in PostgreSQL"],
           [(done, notes, dups, f"{total:.1f}", f"{done / total:.0f}", f"{steady:.0f}",
-            f"{peak / 1024:.1f}")])
+            f"{peak / 1024:.1f}", f"{batches:.0f}", f"{in_db:.1f}")])
 
 
 def bench_latency(rate=200, secs=20):

@@ -79,6 +79,10 @@ def test_validation_errors(env):
     assert api.req("GET", "/api/tasks/abc").json()["error"]["code"] == "invalid_id"
     assert api.list(limit=0).json()["error"]["code"] == "invalid_query"
     assert api.list(cursor="zz").json()["error"]["code"] == "invalid_cursor"
+    assert api.list(cursor="").json()["error"]["code"] == "invalid_cursor"  # as notifications
+    # a search is limited in characters, like the titles it searches
+    assert api.list(q="\U0001F511" * 200).status_code == 200
+    assert api.list(q="\U0001F511" * 201).json()["error"]["code"] == "invalid_query"
     assert api.list(done="maybe").status_code == 400
 
 

@@ -228,39 +228,6 @@ static int list(tasks_readmodel_t *rm, int64_t uid, const char *done, const char
 
 /* ---- pure parts ----------------------------------------------------------------------- */
 
-static void test_url(void **state)
-{
-    (void)state;
-    char host[64], user[32], pw[32], err[128];
-    int port, db;
-    assert_int_equal(tasks_redis_url_parse("redis://127.0.0.1:26379/0", host, sizeof host, &port, user,
-                                  sizeof user, pw, sizeof pw, &db, err, sizeof err),
-                     0);
-    assert_string_equal(host, "127.0.0.1");
-    assert_int_equal(port, 26379);
-    assert_int_equal(db, 0);
-    assert_string_equal(pw, "");
-    assert_int_equal(tasks_redis_url_parse("redis://app:s3cret@cache.local/3", host, sizeof host, &port,
-                                  user, sizeof user, pw, sizeof pw, &db, err, sizeof err),
-                     0);
-    assert_string_equal(host, "cache.local");
-    assert_int_equal(port, 6379);
-    assert_string_equal(user, "app");
-    assert_string_equal(pw, "s3cret");
-    assert_int_equal(db, 3);
-    assert_int_equal(tasks_redis_url_parse("redis://:pw@h:1", host, sizeof host, &port, user, sizeof user,
-                                  pw, sizeof pw, &db, err, sizeof err),
-                     0);
-    assert_string_equal(user, "");
-    assert_string_equal(pw, "pw");
-    const char *bad[] = {"http://h", "redis://", "redis://:1", "redis://h:0", "redis://h:70000",
-                         "redis://h:1x", "redis://h/x", "redis://h/-1", "h:6379"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (tasks_redis_url_parse(bad[i], host, sizeof host, &port, user, sizeof user, pw, sizeof pw, &db,
-                         err, sizeof err) == 0)
-            fail_msg("accepted %s", bad[i]);
-}
-
 static void test_render_list(void **state)
 {
     (void)state;
@@ -601,7 +568,6 @@ static void test_overlapping_rebuilds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url),
         cmocka_unit_test(test_render_list),
         cmocka_unit_test(test_redis_down),
         cmocka_unit_test(test_password),
