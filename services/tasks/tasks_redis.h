@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TASKS_REDIS_BREAKER_MS 500
+#define TASKS_REDIS_BREAKER_MS 200
 
 typedef struct tasks_redis tasks_redis_t;
 typedef struct tasks_redis_conn tasks_redis_conn_t;
