@@ -93,6 +93,9 @@ void ops_trace_free(ops_trace_t *t);
  * "orphans", "skewed"}. Spans in display order. Caller frees. */
 cJSON *ops_trace_json(const ops_trace_t *t);
 
+/* One span (index i) as the objects of ops_trace_json's "spans" array. Caller frees. */
+cJSON *ops_trace_span_json(const ops_trace_t *t, int i);
+
 /* "internal", "server", … and "outbox", "broker", "" for the enums. */
 const char *ops_span_kind_name(ops_span_kind_t k);
 const char *ops_hop_kind_name(ops_hop_kind_t k);
