@@ -309,8 +309,11 @@ static void heading(FILE *f, const ops_trace_t *t, const ops_waterfall_t *wf,
     fprintf(f, "%strace %s%s  %s  %zu spans  %zu services", st->color ? "\033[1m" : "",
             id ? id : "?", st->color ? "\033[0m" : "", d, t->n, t->services);
     free(id);
-    if (t->orphans) fprintf(f, "  (incomplete: %zu spans without their parent)", t->orphans);
-    if (t->skewed) fprintf(f, "  (clock skew corrected in %zu spans)", t->skewed);
+    if (t->orphans)
+        fprintf(f, "  (incomplete: %zu span%s without %s parent)", t->orphans,
+                t->orphans == 1 ? "" : "s", t->orphans == 1 ? "its" : "their");
+    if (t->skewed)
+        fprintf(f, "  (clock skew corrected in %zu span%s)", t->skewed, t->skewed == 1 ? "" : "s");
     fputc('\n', f);
     buf_t b = BUF_INIT;
     buf_puts(&b, "services:");
