@@ -438,7 +438,7 @@ ops_status_t ops_outbox_replay(ops_outbox_t *ob, int64_t from, int64_t to, bool 
     /* both shapes return (count, distinct task ids) so preview and action print the same */
     static const char *const preview =
         "SELECT id, aggregate_id FROM outbox WHERE id >= $1 AND ($2::bigint IS NULL OR id <= $2) "
-        "AND (dead OR ($3::boolean AND published))";
+        "AND (dead OR ($3::boolean AND published)) ORDER BY id";
     static const char *const action =
         "UPDATE outbox SET published = false, published_at = NULL, dead = false, dead_at = NULL, "
         "attempts = 0, last_error = NULL, next_attempt_at = NULL "

@@ -52,8 +52,8 @@ ops_status_t oi_replay(ops_cmd_t *c)
     bool yes = ops_cmd_has(c, "yes"), dry = ops_cmd_has(c, "dry-run");
     bool ranged = ops_cmd_has(c, "from");
     int64_t from = 1, to = 0;
-    if (!ranged && !dead) return ops_cmd_usage(c, "replay needs --dead or --from ID [--to ID]");
     if (ops_cmd_has(c, "to") && !ranged) return ops_cmd_usage(c, "--to needs --from");
+    if (!ranged && !dead) return ops_cmd_usage(c, "replay needs --dead or --from ID [--to ID]");
     if (published && !ranged) return ops_cmd_usage(c, "--published needs a range (--from ID)");
     if (published && dead) return ops_cmd_usage(c, "--dead and --published exclude each other");
     if (ranged && ops_cmd_int(c, ops_cmd_get(c, "from"), "--from", 1, INT64_MAX, &from))
