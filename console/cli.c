@@ -12,6 +12,7 @@
 #include "cli_verbs.h"
 #include "log.h"
 #include "ops_table.h"
+#include "ops_waterfall.h"
 #include "trace.h"
 
 #ifndef TODO_VERSION
@@ -236,12 +237,7 @@ bool cli_utf8_ok(const char *s)
 
 void cli_fmt_us(int64_t us, char *out, size_t outlen)
 {
-    if (us < 1000)
-        snprintf(out, outlen, "%lldµs", (long long)us);
-    else if (us < 1000000)
-        snprintf(out, outlen, "%.2fms", us / 1000.0);
-    else
-        snprintf(out, outlen, "%.2fs", us / 1e6);
+    ops_waterfall_fmt_us(us, out, outlen); /* one format for every ops program */
 }
 
 /* ---- help -------------------------------------------------------------------------------- */
