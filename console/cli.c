@@ -12,6 +12,7 @@
 #include "cli_verbs.h"
 #include "log.h"
 #include "ops_table.h"
+#include "ops_waterfall.h"
 #include "trace.h"
 
 #ifndef TODO_VERSION

@@ -30,44 +30,13 @@ ops_status_t cli_outbox_stats(cli_ctx_t *c)
         cJSON_Delete(j);
         return OPS_OK;
     }
-    fprintf(c->out, "backlog                  %lld\n", (long long)s.backlog);
-    fprintf(c->out, "oldest unpublished age   %.3fs\n", s.oldest_unpublished_age_s);
-    fprintf(c->out, "dead rows                %lld\n", (long long)s.dead);
-    fprintf(c->out, "published last minute    %lld\n", (long long)s.published_last_minute);
-    fprintf(c->out, "published last hour      %lld\n", (long long)s.published_last_hour);
-    fprintf(c->out, "rows (estimate)          %lld\n", (long long)s.total);
-    for (size_t i = 0; i < s.ntypes; i++)
-        fprintf(c->out, "  waiting %-16s %lld\n", s.by_type[i].type, (long long)s.by_type[i].count);
-    fprintf(c->out, "relays                   %zu\n", s.nrelays);
-    for (size_t i = 0; i < s.nrelays; i++)
-        fprintf(c->out, "  pid %-8d %2d shards  since %s  from %s\n", s.relays[i].pid,
-                s.relays[i].shards, s.relays[i].since, s.relays[i].addr);
+    ops_outbox_stats_print(c->out, &s);
     return OPS_OK;
 }
 
 static void print_rows(cli_ctx_t *c, const ops_outbox_row_t *rows, size_t n)
 {
-    static const char *const cols[] = {"ID", "TASK", "VER", "TYPE", "STATE", "TRIES", "CREATED",
-                                       "PUBLISHED", "LAST ERROR"};
-    ops_table_t *t = ops_table_new(cols, 9);
-    ops_table_right(t, 0);
-    ops_table_right(t, 1);
-    ops_table_right(t, 2);
-    ops_table_flex(t, 8);
-    for (size_t i = 0; i < n; i++) {
-        const ops_outbox_row_t *r = &rows[i];
-        char id[24], task[24], ver[24], tries[16];
-        snprintf(id, sizeof id, "%lld", (long long)r->id);
-        snprintf(task, sizeof task, "%lld", (long long)r->task_id);
-        snprintf(ver, sizeof ver, "%lld", (long long)r->version);
-        snprintf(tries, sizeof tries, "%d", r->attempts);
-        const char *cells[] = {id, task, ver, r->event_type,
-                               r->dead ? "dead" : r->published ? "published" : "pending", tries,
-                               r->created_at, r->published_at, r->last_error ? r->last_error : ""};
-        ops_table_add(t, cells);
-    }
-    ops_table_print(t, c->out, ops_term_width(c->out), ops_use_color(c->out));
-    ops_table_free(t);
+    ops_outbox_rows_print(c->out, rows, n, ops_term_width(c->out), ops_use_color(c->out));
 }
 
 ops_status_t cli_outbox_list(cli_ctx_t *c)
@@ -113,20 +82,13 @@ ops_status_t cli_outbox_show(cli_ctx_t *c)
     st = ops_outbox_show(ob, id, &row, &c->err);
     ops_outbox_close(ob);
     if (st != OPS_OK) return st;
-    cJSON *j = ops_outbox_row_json(&row);
     if (c->json) {
+        cJSON *j = ops_outbox_row_json(&row);
         cli_print_json(c, j);
+        cJSON_Delete(j);
     } else {
-        print_rows(c, &row, 1);
-        char *pretty = cJSON_Print(cJSON_GetObjectItemCaseSensitive(j, "headers"));
-        fprintf(c->out, "\nheaders: %s\n", pretty ? pretty : "");
-        free(pretty);
-        /* cJSON escapes control characters inside strings: safe for a terminal as is */
-        pretty = cJSON_Print(cJSON_GetObjectItemCaseSensitive(j, "payload"));
-        fprintf(c->out, "payload: %s\n", pretty ? pretty : "null");
-        free(pretty);
+        ops_outbox_row_print(c->out, &row, ops_term_width(c->out), ops_use_color(c->out));
     }
-    cJSON_Delete(j);
     ops_outbox_row_free(&row);
     return OPS_OK;
 }

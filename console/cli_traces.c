@@ -1,5 +1,6 @@
-/* cli_traces — recent traces from Jaeger, and one trace as a tree with its critical path, async
- * hops and slowest span (the model is lib/ops/ops_trace; trace-view draws the full waterfall). */
+/* cli_traces — recent traces from Jaeger, and one trace as a waterfall with its critical path,
+ * async hops and slowest span (the model is lib/ops/ops_trace, the layout and its text
+ * lib/ops/ops_waterfall, the same as trace-view's). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "ops_jaeger.h"
 #include "ops_table.h"
 #include "ops_trace.h"
+#include "ops_waterfall.h"
 
 #define DEFAULT_SERVICE "tasks-service"
 
@@ -119,61 +121,19 @@ ops_status_t cli_traces_list(cli_ctx_t *c)
     return OPS_OK;
 }
 
-/* The tree: one line per span, indented by depth, with a bar placed by offset and duration. */
-static void print_tree(cli_ctx_t *c, const ops_trace_t *m, int mark)
+/* The tree as trace-view draws it: lib/ops/ops_waterfall lays it out for the terminal's width
+ * and prints it (bars, async hops, critical path, errors, the marked span). */
+static ops_status_t print_tree(cli_ctx_t *c, const ops_trace_t *m, int mark)
 {
-    int width = ops_term_width(c->out);
-    bool color = ops_use_color(c->out);
-    int bar = width > 100 ? width - 80 : 24;
-    double total = (double)(m->end_us - m->start_us);
-    char dur[32];
-    cli_fmt_us(m->end_us - m->start_us, dur, sizeof dur);
-    fprintf(c->out, "trace %s  %s  %zu spans  %zu services%s%s\n", m->trace_id, dur, m->n,
-            m->services, m->orphans ? "  (incomplete: spans without their parent)" : "",
-            m->skewed ? "  (clock skew corrected)" : "");
-    fprintf(c->out, "legend: * critical path  ! error  > slowest span (self time)\n");
-    static const char *const cols[] = {"SPAN", "SERVICE", "START", "DURATION", "SELF", "", "TIMELINE"};
-    ops_table_t *t = ops_table_new(cols, 7);
-    ops_table_flex(t, 0);
-    ops_table_right(t, 2);
-    ops_table_right(t, 3);
-    ops_table_right(t, 4);
-    for (size_t k = 0; k < m->n; k++) {
-        const ops_span_t *s = &m->spans[m->order[k]];
-        char name[400], off[32], d[32], self[32], marks[8], line[512];
-        int depth = s->depth > 30 ? 30 : s->depth;
-        snprintf(name, sizeof name, "%*s%s", depth * 2, "", s->name);
-        cli_fmt_us(s->offset_us, off, sizeof off);
-        cli_fmt_us(s->dur_us, d, sizeof d);
-        cli_fmt_us(s->self_us, self, sizeof self);
-        snprintf(marks, sizeof marks, "%s%s%s", s->critical ? "*" : "", s->error ? "!" : "",
-                 (int)m->order[k] == mark ? ">" : "");
-        /* the bar: '-' for an async hop before the span, '=' for the span itself */
-        int a = total > 0 ? (int)(s->offset_us / total * bar) : 0;
-        int b = total > 0 ? (int)((s->offset_us + s->dur_us) / total * bar) : 0;
-        int h = s->hop && total > 0 ? (int)((double)(s->hop_start_us - m->start_us) / total * bar) : a;
-        if (b <= a) b = a + 1;
-        if (b > bar) b = bar;
-        int p = 0;
-        for (int i = 0; i < bar && p < (int)sizeof line - 4; i++)
-            line[p++] = i >= h && i < a ? '-' : i >= a && i < b ? '=' : ' ';
-        while (p && line[p - 1] == ' ') p--;
-        line[p] = '\0';
-        if (s->hop) {
-            char hd[32];
-            cli_fmt_us(s->hop_dur_us, hd, sizeof hd);
-            snprintf(line + p, sizeof line - (size_t)p, " (%s %s)", ops_hop_kind_name(s->hop), hd);
-        }
-        const char *cells[] = {name, s->service, off, d, self, marks, line};
-        ops_table_add(t, cells);
-    }
-    ops_table_print(t, c->out, width, color);
-    ops_table_free(t);
-    if (mark >= 0) {
-        cli_fmt_us(m->spans[mark].self_us, dur, sizeof dur);
-        fprintf(c->out, "slowest span: %s (%s) span %s, %s of its own time\n", m->spans[mark].name,
-                m->spans[mark].service, m->spans[mark].span_id, dur);
-    }
+    ops_waterfall_opts_t o = OPS_WATERFALL_OPTS_INIT;
+    o.width = ops_term_width(c->out);
+    o.mark = mark;
+    ops_waterfall_t wf;
+    if (ops_waterfall_build(m, &o, &wf, &c->err) != OPS_OK) return c->err.st;
+    ops_waterfall_style_t style = {ops_use_color(c->out), false};
+    ops_waterfall_print(c->out, m, &wf, &style);
+    ops_waterfall_free(&wf);
+    return OPS_OK;
 }
 
 ops_status_t cli_traces_show(cli_ctx_t *c)
@@ -238,9 +198,9 @@ ops_status_t cli_traces_show(cli_ctx_t *c)
     } else {
         if (slowest)
             fprintf(c->out, "the slowest of %d recent traces\n", cJSON_GetArraySize(compared));
-        print_tree(c, &m, slowest ? mark : m.slowest);
+        st = print_tree(c, &m, slowest ? mark : m.slowest);
     }
     cJSON_Delete(compared);
     ops_trace_free(&m);
-    return OPS_OK;
+    return st;
 }

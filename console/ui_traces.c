@@ -502,7 +502,7 @@ static void draw_span_details(ui_view_t *v, const ops_span_t *sp, int top, int r
                   sp->skew_us ? " · moved " : "", sp->skew_us ? skew : "", sp->skew_us ? " for clock skew" : "");
     if (sp->error) ui_draw_textf(row++, 2, cols - 4, UI_C_ERROR, "error: %s", sp->status_msg ? sp->status_msg : "");
     if (sp->orphan) ui_draw_textf(row++, 2, cols - 4, UI_C_WARN, "its parent %s is not in the trace", sp->parent_id);
-    const cJSON *js = s->doc ? ops_trace_span_json(s->doc, sp) : NULL;
+    const cJSON *js = s->doc ? ops_span_source(s->doc, sp) : NULL;
     const cJSON *tag;
     int half = (cols - 4) / 2, k = 0;
     const cJSON *tags = js ? cJSON_GetObjectItemCaseSensitive(js, "tags") : NULL;

@@ -94,7 +94,7 @@ static void find_spans(const ops_flow_in_t *in, found_t *f)
     snprintf(rid, sizeof rid, "%lld", (long long)row->id);
     for (size_t i = 0; i < t->n; i++) {
         const ops_span_t *s = &t->spans[i];
-        const cJSON *js = in->trace_json ? ops_trace_span_json(in->trace_json, s) : NULL;
+        const cJSON *js = in->trace_json ? ops_span_source(in->trace_json, s) : NULL;
         bool mine = tag_is(js, "messaging.message.id", row->event_id);
         if (s->kind == OPS_SPAN_PRODUCER && f->producer < 0 &&
             (mine || tag_is(js, "outbox.id", rid) || (!js && s->has_outbox_id)))
@@ -159,7 +159,7 @@ static void request_step(const ops_flow_in_t *in, const found_t *fs, ops_flow_st
     span_step(s, r);
     add(s, "%s", r->name);
     char v[32];
-    const cJSON *js = in->trace_json ? ops_trace_span_json(in->trace_json, r) : NULL;
+    const cJSON *js = in->trace_json ? ops_span_source(in->trace_json, r) : NULL;
     if (js && ops_span_tag(js, "http.status_code", v, sizeof v)) add(s, " → %s", v);
     int root = ops_trace_root(in->trace);
     if (root >= 0 && root != fs->request && strcmp(in->trace->spans[root].service, r->service))
@@ -198,7 +198,7 @@ static void publish_step(const ops_flow_in_t *in, const found_t *fs, int64_t now
     if (fs->producer >= 0) {
         const ops_span_t *p = &in->trace->spans[fs->producer];
         span_step(s, p);
-        const cJSON *js = in->trace_json ? ops_trace_span_json(in->trace_json, p) : NULL;
+        const cJSON *js = in->trace_json ? ops_span_source(in->trace_json, p) : NULL;
         if (js && ops_span_tag(js, "messaging.kafka.destination.partition", v, sizeof v))
             f->partition = strtoll(v, NULL, 10);
         if (js && ops_span_tag(js, "messaging.kafka.message.offset", v, sizeof v))
@@ -255,7 +255,7 @@ static void consume_step(const ops_flow_in_t *in, const found_t *fs, ops_flow_st
     }
     const ops_span_t *c = &in->trace->spans[fs->consumer];
     span_step(s, c);
-    const cJSON *js = in->trace_json ? ops_trace_span_json(in->trace_json, c) : NULL;
+    const cJSON *js = in->trace_json ? ops_span_source(in->trace_json, c) : NULL;
     char g[128] = "";
     if (js) ops_span_tag(js, "messaging.consumer.group.name", g, sizeof g);
     if (js) ops_span_tag(js, "notify.outcome", outcome, outlen);

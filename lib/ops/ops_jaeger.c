@@ -12,6 +12,7 @@
 struct ops_jaeger {
     ops_http_t *http;
     char base[512];
+    char shown[512]; /* base as messages show it: a password in it hidden (lib/redact) */
 };
 
 ops_jaeger_t *ops_jaeger_new(const char *base)
@@ -24,6 +25,7 @@ ops_jaeger_t *ops_jaeger_new(const char *base)
     snprintf(jq->base, sizeof jq->base, "%s", base);
     size_t l = strlen(jq->base);
     while (l && jq->base[l - 1] == '/') jq->base[--l] = '\0';
+    ops_url_redact(jq->base, jq->shown, sizeof jq->shown);
     return jq;
 }
 
@@ -42,17 +44,21 @@ static ops_status_t get_data(ops_jaeger_t *jq, const char *path, cJSON **out, op
     buf_printf(&url, "%s%s", jq->base, path);
     ops_http_resp_t r = OPS_HTTP_RESP_INIT;
     ops_status_t st = ops_http_do(jq->http, "GET", buf_str(&url), NULL, NULL, 0, &r, err);
-    if (st == OPS_UNREACHABLE) ops_fail(err, st, "jaeger (%s): %s", jq->base, err->msg);
+    if (st == OPS_UNREACHABLE && err) { /* the message is formatted from a copy: never in place */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        ops_fail(err, st, "jaeger (%s): %s", jq->shown, why);
+    }
     if (st == OPS_OK) {
         cJSON *j = cJSON_ParseWithLength(r.body.data ? r.body.data : "", r.body.len);
         if (r.status == 404)
-            st = ops_fail(err, OPS_FAIL, "not found in jaeger (%s%s)", jq->base, path);
+            st = ops_fail(err, OPS_FAIL, "not found in jaeger (%s%s)", jq->shown, path);
         else if (r.status != 200 || !j)
             st = ops_fail(err, r.status >= 502 ? OPS_UNREACHABLE : OPS_FAIL,
-                          "jaeger (%s): GET %s: HTTP %ld", jq->base, path, r.status);
+                          "jaeger (%s): GET %s: HTTP %ld", jq->shown, path, r.status);
         else if (!(*out = cJSON_DetachItemFromObjectCaseSensitive(j, "data")) ||
                  cJSON_IsNull(*out))
-            st = ops_fail(err, OPS_FAIL, "jaeger (%s): GET %s: no data", jq->base, path);
+            st = ops_fail(err, OPS_FAIL, "jaeger (%s): GET %s: no data", jq->shown, path);
         cJSON_Delete(j);
         if (st != OPS_OK) {
             cJSON_Delete(*out);
@@ -118,12 +124,12 @@ ops_status_t ops_jaeger_trace(ops_jaeger_t *jq, const char *trace_id, cJSON **ou
     ops_status_t st = get_data(jq, path, &data, err);
     if (st != OPS_OK) {
         if (st == OPS_FAIL && strstr(err->msg, "not found"))
-            ops_fail(err, OPS_FAIL, "trace %s not found in jaeger", trace_id);
+            ops_fail(err, OPS_FAIL, "trace %s not found in jaeger (%s)", trace_id, jq->shown);
         return st;
     }
     if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) == 0) {
         cJSON_Delete(data);
-        return ops_fail(err, OPS_FAIL, "trace %s not found in jaeger", trace_id);
+        return ops_fail(err, OPS_FAIL, "trace %s not found in jaeger (%s)", trace_id, jq->shown);
     }
     *out = cJSON_DetachItemFromArray(data, 0);
     cJSON_Delete(data);

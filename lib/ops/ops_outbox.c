@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops_http.h"
+#include "ops_table.h"
 #include "pg.h"
 
 struct ops_outbox {
@@ -24,10 +25,14 @@ struct ops_outbox {
 /* A pg error as an ops status: connection-class errors are "unreachable". */
 static ops_status_t db_fail(ops_outbox_t *ob, const pg_err *pe, ops_err_t *err)
 {
+    /* libpq reports a refused login as a failed connection: tell the two apart by its text */
+    bool refused = !strncmp(pe->sqlstate, "28", 2) ||
+                   strstr(pe->msg, "password authentication failed") ||
+                   strstr(pe->msg, "no pg_hba.conf entry") || strstr(pe->msg, "no password supplied");
     bool down = !strncmp(pe->sqlstate, "08", 2) || !strcmp(pe->sqlstate, "53300") ||
                 !strcmp(pe->sqlstate, "57P03");
-    return ops_fail(err, down ? OPS_UNREACHABLE : OPS_FAIL, "tasks database (%s): %s",
-                    ob->url_safe, pe->msg);
+    return ops_fail(err, refused ? OPS_AUTH : down ? OPS_UNREACHABLE : OPS_FAIL,
+                    "tasks database (%s): %s", ob->url_safe, pe->msg);
 }
 
 ops_status_t ops_outbox_open(ops_outbox_t **out, const char *db_url, const char *app_name,
@@ -205,6 +210,83 @@ cJSON *ops_outbox_stats_json(const ops_outbox_stats_t *s)
     return o;
 }
 
+void ops_outbox_stats_print(FILE *f, const ops_outbox_stats_t *s)
+{
+    fprintf(f, "backlog                  %lld\n", (long long)s->backlog);
+    fprintf(f, "oldest unpublished age   %.3fs\n", s->oldest_unpublished_age_s);
+    fprintf(f, "dead rows                %lld\n", (long long)s->dead);
+    fprintf(f, "published last minute    %lld\n", (long long)s->published_last_minute);
+    fprintf(f, "published last hour      %lld\n", (long long)s->published_last_hour);
+    fprintf(f, "rows (estimate)          %lld\n", (long long)s->total);
+    fprintf(f, "waiting by event type%s\n", s->ntypes ? "" : "    none");
+    for (size_t i = 0; i < s->ntypes; i++) {
+        char *t = ops_sanitize(s->by_type[i].type);
+        fprintf(f, "  %-22s %lld\n", t ? t : "?", (long long)s->by_type[i].count);
+        free(t);
+    }
+    fprintf(f, "relays holding shards    %zu\n", s->nrelays);
+    for (size_t i = 0; i < s->nrelays; i++)
+        fprintf(f, "  pid %-8d %2d shards  since %s  from %s\n", s->relays[i].pid,
+                s->relays[i].shards, s->relays[i].since, s->relays[i].addr);
+}
+
+static const char *state_name(const ops_outbox_row_t *r)
+{
+    return r->dead ? "dead" : r->published ? "published" : "pending";
+}
+
+void ops_outbox_rows_print(FILE *f, const ops_outbox_row_t *rows, size_t n, int width, bool color)
+{
+    static const char *const cols[] = {"ID", "TASK", "VER", "TYPE", "STATE", "TRIES", "CREATED",
+                                       "PUBLISHED", "LAST ERROR"};
+    ops_table_t *t = ops_table_new(cols, 9);
+    if (!t) return;
+    ops_table_right(t, 0);
+    ops_table_right(t, 1);
+    ops_table_right(t, 2);
+    ops_table_right(t, 5);
+    ops_table_flex(t, 8);
+    for (size_t i = 0; i < n; i++) {
+        const ops_outbox_row_t *r = &rows[i];
+        char id[24], task[24], ver[24], tries[16];
+        snprintf(id, sizeof id, "%lld", (long long)r->id);
+        snprintf(task, sizeof task, "%lld", (long long)r->task_id);
+        snprintf(ver, sizeof ver, "%lld", (long long)r->version);
+        snprintf(tries, sizeof tries, "%d", r->attempts);
+        const char *cells[] = {id, task, ver, r->event_type, state_name(r), tries, r->created_at,
+                               r->published_at, r->last_error ? r->last_error : ""};
+        ops_table_add(t, cells);
+    }
+    ops_table_print(t, f, width, color);
+    ops_table_free(t);
+}
+
+void ops_outbox_row_print(FILE *f, const ops_outbox_row_t *r, int width, bool color)
+{
+    ops_outbox_rows_print(f, r, 1, width, color);
+    cJSON *j = ops_outbox_row_json(r);
+    if (!j) return;
+    /* cJSON escapes control characters inside strings, so printed JSON is safe as it is */
+    char *h = cJSON_Print(cJSON_GetObjectItemCaseSensitive(j, "headers"));
+    char *p = cJSON_Print(cJSON_GetObjectItemCaseSensitive(j, "payload"));
+    char *e = ops_sanitize(r->last_error ? r->last_error : "(none)");
+    char *topic = ops_sanitize(r->topic), *key = ops_sanitize(r->key);
+    char *tp = ops_sanitize(r->traceparent[0] ? r->traceparent : "(none)");
+    const cJSON *tid = cJSON_GetObjectItemCaseSensitive(j, "trace_id");
+    fprintf(f, "\nevent id     %s\ntopic, key   %s, %s\nattempts     %d\nlast error   %s\n"
+               "trace id     %s\ntraceparent  %s\n",
+            r->event_id, topic ? topic : "?", key ? key : "?", r->attempts, e ? e : "?",
+            cJSON_IsString(tid) ? tid->valuestring : "(none)", tp ? tp : "?");
+    fprintf(f, "\nheaders: %s\npayload: %s\n", h ? h : "{}", p ? p : "null");
+    free(h);
+    free(p);
+    free(e);
+    free(topic);
+    free(key);
+    free(tp);
+    cJSON_Delete(j);
+}
+
 static void fill_row(PGresult *r, int i, ops_outbox_row_t *row)
 {
     memset(row, 0, sizeof *row);
@@ -324,8 +406,7 @@ cJSON *ops_outbox_row_json(const ops_outbox_row_t *r)
     cJSON_AddNumberToObject(o, "version", (double)r->version);
     cJSON_AddStringToObject(o, "topic", r->topic);
     cJSON_AddStringToObject(o, "key", r->key);
-    const char *state = r->dead ? "dead" : r->published ? "published" : "pending";
-    cJSON_AddStringToObject(o, "state", state);
+    cJSON_AddStringToObject(o, "state", state_name(r));
     cJSON_AddBoolToObject(o, "published", r->published);
     cJSON_AddBoolToObject(o, "dead", r->dead);
     cJSON_AddNumberToObject(o, "attempts", r->attempts);
@@ -339,7 +420,8 @@ cJSON *ops_outbox_row_json(const ops_outbox_row_t *r)
     else
         cJSON_AddNullToObject(o, "last_error");
     char trace_id[33] = "";
-    if (strlen(r->traceparent) >= 35) snprintf(trace_id, sizeof trace_id, "%.32s", r->traceparent + 3);
+    if (strlen(r->traceparent) >= 35 && strspn(r->traceparent + 3, "0123456789abcdef") >= 32)
+        snprintf(trace_id, sizeof trace_id, "%.32s", r->traceparent + 3); /* a W3C trace id only */
     if (trace_id[0])
         cJSON_AddStringToObject(o, "trace_id", trace_id);
     else
@@ -390,7 +472,7 @@ ops_status_t ops_outbox_replay(ops_outbox_t *ob, int64_t from, int64_t to, bool 
     /* both shapes return (count, distinct task ids) so preview and action print the same */
     static const char *const preview =
         "SELECT id, aggregate_id FROM outbox WHERE id >= $1 AND ($2::bigint IS NULL OR id <= $2) "
-        "AND (dead OR ($3::boolean AND published))";
+        "AND (dead OR ($3::boolean AND published)) ORDER BY id";
     static const char *const action =
         "UPDATE outbox SET published = false, published_at = NULL, dead = false, dead_at = NULL, "
         "attempts = 0, last_error = NULL, next_attempt_at = NULL "
@@ -457,6 +539,96 @@ ops_status_t ops_outbox_prune(ops_outbox_t *ob, int64_t older_than_s, bool dry_r
     }
     pg_release(ob->pool, c);
     return st;
+}
+
+/* ---- watching the drain ------------------------------------------------------------------ */
+
+/* The sample's lower bound: the previous sample's time, or 10 s ago for the first. */
+#define SINCE "COALESCE(to_timestamp($1::float8), now() - interval '10 seconds')"
+
+ops_status_t ops_outbox_sample(ops_outbox_t *ob, double since_s, ops_outbox_sample_t *out,
+                               ops_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    PGconn *c = take(ob, err);
+    if (!c) return err->st;
+    char p1[40];
+    snprintf(p1, sizeof p1, "%.6f", since_s);
+    const char *params[] = {since_s > 0 ? p1 : NULL};
+    pg_err pe;
+    PGresult *r = pg_query(
+        c,
+        "SELECT extract(epoch FROM now())::float8, extract(epoch FROM " SINCE ")::float8, "
+        "  count(*) FILTER (WHERE NOT dead), "
+        "  COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE NOT dead)), 0), "
+        "  count(*) FILTER (WHERE dead), "
+        "  (SELECT count(*) FROM outbox WHERE published AND published_at > " SINCE
+        "     AND published_at <= now()) "
+        "FROM outbox WHERE published = false",
+        1, params, &pe);
+    ops_status_t st = OPS_OK;
+    if (!r) {
+        st = db_fail(ob, &pe, err);
+    } else {
+        out->at_s = strtod(PQgetvalue(r, 0, 0), NULL);
+        out->since_s = strtod(PQgetvalue(r, 0, 1), NULL);
+        out->backlog = i64(r, 0, 2);
+        out->oldest_age_s = strtod(PQgetvalue(r, 0, 3), NULL);
+        if (out->oldest_age_s < 0) out->oldest_age_s = 0;
+        out->dead = i64(r, 0, 4);
+        out->published_since = i64(r, 0, 5);
+        PQclear(r);
+    }
+    pg_release(ob->pool, c);
+    return st;
+}
+
+void ops_outbox_drain_init(ops_outbox_drain_t *d, double window_s)
+{
+    memset(d, 0, sizeof *d);
+    d->window_s = window_s > 0 ? window_s : 10;
+}
+
+void ops_outbox_drain_add(ops_outbox_drain_t *d, const ops_outbox_sample_t *s)
+{
+    if (d->n == OPS_OUTBOX_DRAIN_SAMPLES) {
+        d->s[d->head] = *s;
+        d->head = (d->head + 1) % OPS_OUTBOX_DRAIN_SAMPLES;
+    } else {
+        d->s[(d->head + d->n) % OPS_OUTBOX_DRAIN_SAMPLES] = *s;
+        d->n++;
+    }
+}
+
+static const ops_outbox_sample_t *nth(const ops_outbox_drain_t *d, size_t k)
+{
+    return &d->s[(d->head + k) % OPS_OUTBOX_DRAIN_SAMPLES];
+}
+
+void ops_outbox_drain_rates(const ops_outbox_drain_t *d, ops_outbox_rates_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->eta_s = -1;
+    if (!d->n) return;
+    const ops_outbox_sample_t *last = nth(d, d->n - 1);
+    /* the samples inside the window: from `first` to the latest (always two when there are) */
+    size_t first = d->n - 1;
+    while (first > 0 && (last->at_s - nth(d, first - 1)->at_s <= d->window_s || first == d->n - 1))
+        first--;
+    int64_t published = 0;
+    for (size_t k = first; k < d->n; k++) published += nth(d, k)->published_since;
+    /* the first sample's count covers (its since, its at]: the span starts at its since */
+    double span = last->at_s - nth(d, first)->since_s;
+    if (span > 0) out->published_per_s = (double)published / span;
+    if (first < d->n - 1 && last->at_s > nth(d, first)->at_s) {
+        out->have_net = true;
+        out->net_per_s =
+            (double)(last->backlog - nth(d, first)->backlog) / (last->at_s - nth(d, first)->at_s);
+    }
+    if (last->backlog == 0)
+        out->eta_s = 0;
+    else if (out->have_net ? out->net_per_s < 0 : out->published_per_s > 0)
+        out->eta_s = (double)last->backlog / (out->have_net ? -out->net_per_s : out->published_per_s);
 }
 
 void ops_outbox_row_free(ops_outbox_row_t *r)

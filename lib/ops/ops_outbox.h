@@ -16,13 +16,15 @@
  * pg_stat_activity (application_name tasks-outbox-relay) joined with their advisory locks.
  *
  * Statuses: a database that cannot be reached is OPS_UNREACHABLE naming the URL without its
- * password; a missing row OPS_FAIL "no outbox row N". */
+ * password; a refused login (wrong password, pg_hba) OPS_AUTH; a missing row OPS_FAIL "no
+ * outbox row N". */
 #ifndef OPS_OUTBOX_H
 #define OPS_OUTBOX_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ops_err.h"
 
@@ -80,6 +82,9 @@ ops_status_t ops_outbox_drained(ops_outbox_t *ob, double *since, int64_t *count,
  * backlog_by_type {type: n} and relays [{pid, shards, since, addr}]. Caller frees. */
 cJSON *ops_outbox_stats_json(const ops_outbox_stats_t *s);
 
+/* The stats as text, one figure a line (what `outbox stats` and `outbox-inspect stats` print). */
+void ops_outbox_stats_print(FILE *f, const ops_outbox_stats_t *s);
+
 /* Rows in state, optionally of one task (task_id > 0), at most limit (1..10000), after the
  * cursor id (0: from the start; in the listing's own order). *rows is malloc'd (free with
  * ops_outbox_rows_free), *n its length. */
@@ -94,6 +99,13 @@ ops_status_t ops_outbox_show(ops_outbox_t *ob, int64_t id, ops_outbox_row_t *row
  * (event_id, event_type, traceparent, content-type) and the trace id. Caller frees. */
 cJSON *ops_outbox_row_json(const ops_outbox_row_t *r);
 
+/* Rows as a table (ops_table: width 0 cuts nothing, color makes the header bold). */
+void ops_outbox_rows_print(FILE *f, const ops_outbox_row_t *rows, size_t n, int width, bool color);
+
+/* One row for people: the row's table line, then its Kafka headers, attempts, last error, the
+ * trace id and the payload pretty-printed (every value sanitised for the terminal). */
+void ops_outbox_row_print(FILE *f, const ops_outbox_row_t *r, int width, bool color);
+
 /* Re-queues rows from..to (to 0: no upper bound): dead rows, and published rows too when
  * include_published. With dry_run nothing changes. *count and the distinct task ids (up to
  * max_tasks into tasks, *ntasks the number found) describe what was (or would be) re-queued.
@@ -106,6 +118,51 @@ ops_status_t ops_outbox_replay(ops_outbox_t *ob, int64_t from, int64_t to, bool 
  * or dead row), in slices of 5,000; dry_run counts only. */
 ops_status_t ops_outbox_prune(ops_outbox_t *ob, int64_t older_than_s, bool dry_run,
                               int64_t *count, ops_err_t *err);
+
+/* ---- watching the drain ------------------------------------------------------------------ */
+
+/* One reading for `watch`: the backlog and how many rows were published since the previous
+ * reading, all on the database's clock (so the client's clock does not matter). */
+typedef struct ops_outbox_sample {
+    double at_s;             /* the database's now(), epoch seconds */
+    double since_s;          /* the lower bound of published_since (the previous at_s) */
+    int64_t backlog, dead;
+    double oldest_age_s;     /* of the backlog; 0 when empty */
+    int64_t published_since; /* rows with published_at in (since_s, at_s] */
+} ops_outbox_sample_t;
+
+/* Takes a sample: one statement on the unpublished partial index and the published_at index.
+ * since_s is the previous sample's at_s; 0 for the first, which then counts the last 10 s. */
+ops_status_t ops_outbox_sample(ops_outbox_t *ob, double since_s, ops_outbox_sample_t *out,
+                               ops_err_t *err);
+
+#define OPS_OUTBOX_DRAIN_SAMPLES 64
+
+/* Rates over the recent samples: the rows published per second, the net change of the
+ * backlog per second (negative while it shrinks) and the time to drain at that rate. */
+typedef struct ops_outbox_drain {
+    ops_outbox_sample_t s[OPS_OUTBOX_DRAIN_SAMPLES]; /* a ring, oldest first from head */
+    size_t n, head;
+    double window_s;
+} ops_outbox_drain_t;
+
+typedef struct ops_outbox_rates {
+    double published_per_s; /* rows published per second over the window */
+    double net_per_s;       /* backlog change per second (needs two samples; 0 before) */
+    bool have_net;
+    double eta_s;           /* seconds to an empty backlog at the current rate; 0 when empty,
+                               -1 when it is not shrinking */
+} ops_outbox_rates_t;
+
+/* An empty tracker averaging over the last window_s seconds (at least two samples are kept). */
+void ops_outbox_drain_init(ops_outbox_drain_t *d, double window_s);
+
+/* Adds a sample (the oldest falls out when the ring is full). */
+void ops_outbox_drain_add(ops_outbox_drain_t *d, const ops_outbox_sample_t *s);
+
+/* The rates over the samples within the window ending at the latest. The time to drain uses
+ * the net rate when there is one (writes continue while it drains), else the publish rate. */
+void ops_outbox_drain_rates(const ops_outbox_drain_t *d, ops_outbox_rates_t *out);
 
 /* Free a row's strings, and an array from ops_outbox_list with its rows. */
 void ops_outbox_row_free(ops_outbox_row_t *r);

@@ -237,6 +237,11 @@ void ops_table_free(ops_table_t *t)
     free(t);
 }
 
+void ops_table_cell(buf_t *b, const char *s, size_t w, bool right)
+{
+    put_cell(b, s, w, right);
+}
+
 void ops_put_fit(FILE *f, const char *s, int width)
 {
     if (width > 0 && ops_display_width(s) > (size_t)width) {

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "buf.h"
+
 typedef struct ops_table ops_table_t;
 
 /* A table with ncols columns named by headers (copied). NULL if memory ran out. */
@@ -47,6 +49,10 @@ void ops_table_free(ops_table_t *t);
 /* Prints s (already sanitised) cut to width display columns with "…" (0: whole), then a
  * newline. */
 void ops_put_fit(FILE *f, const char *s, int width);
+
+/* Appends s (already sanitised) to b in exactly w display columns: cut with "…" when wider,
+ * padded with spaces on the right (or the left when right) when narrower. */
+void ops_table_cell(buf_t *b, const char *s, size_t w, bool right);
 
 /* The terminal's width for f: $COLUMNS if set, else the tty's, else 0 (not a terminal). */
 int ops_term_width(FILE *f);

@@ -508,7 +508,7 @@ ops_status_t ops_trace_parse(const char *text, size_t len, ops_trace_t *out, ops
     return st;
 }
 
-const cJSON *ops_trace_span_json(const cJSON *trace, const ops_span_t *s)
+const cJSON *ops_span_source(const cJSON *trace, const ops_span_t *s)
 {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(trace, "data");
     if (cJSON_IsArray(data)) trace = cJSON_GetArrayItem(data, 0);
@@ -555,6 +555,33 @@ int ops_trace_root(const ops_trace_t *t)
     return best;
 }
 
+cJSON *ops_trace_span_json(const ops_trace_t *t, int i)
+{
+    const ops_span_t *s = &t->spans[i];
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "span_id", s->span_id);
+    cJSON_AddStringToObject(x, "parent_id", s->parent_id);
+    cJSON_AddStringToObject(x, "service", s->service);
+    cJSON_AddStringToObject(x, "name", s->name);
+    cJSON_AddStringToObject(x, "kind", ops_span_kind_name(s->kind));
+    cJSON_AddNumberToObject(x, "depth", s->depth);
+    cJSON_AddNumberToObject(x, "offset_us", (double)s->offset_us);
+    cJSON_AddNumberToObject(x, "duration_us", (double)s->dur_us);
+    cJSON_AddNumberToObject(x, "self_us", (double)s->self_us);
+    cJSON_AddBoolToObject(x, "critical", s->critical);
+    cJSON_AddBoolToObject(x, "error", s->error);
+    cJSON_AddBoolToObject(x, "orphan", s->orphan);
+    cJSON_AddNumberToObject(x, "skew_us", (double)s->skew_us);
+    if (s->hop != OPS_HOP_NONE) {
+        cJSON_AddStringToObject(x, "hop", ops_hop_kind_name(s->hop));
+        cJSON_AddNumberToObject(x, "hop_offset_us", (double)(s->hop_start_us - t->start_us));
+        cJSON_AddNumberToObject(x, "hop_duration_us", (double)s->hop_dur_us);
+    } else {
+        cJSON_AddNullToObject(x, "hop");
+    }
+    return x;
+}
+
 cJSON *ops_trace_json(const ops_trace_t *t)
 {
     cJSON *o = cJSON_CreateObject();
@@ -567,30 +594,6 @@ cJSON *ops_trace_json(const ops_trace_t *t)
     if (t->slowest >= 0)
         cJSON_AddStringToObject(o, "slowest_span", t->spans[t->slowest].span_id);
     cJSON *a = cJSON_AddArrayToObject(o, "spans");
-    for (size_t k = 0; k < t->n; k++) {
-        const ops_span_t *s = &t->spans[t->order[k]];
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "span_id", s->span_id);
-        cJSON_AddStringToObject(x, "parent_id", s->parent_id);
-        cJSON_AddStringToObject(x, "service", s->service);
-        cJSON_AddStringToObject(x, "name", s->name);
-        cJSON_AddStringToObject(x, "kind", ops_span_kind_name(s->kind));
-        cJSON_AddNumberToObject(x, "depth", s->depth);
-        cJSON_AddNumberToObject(x, "offset_us", (double)s->offset_us);
-        cJSON_AddNumberToObject(x, "duration_us", (double)s->dur_us);
-        cJSON_AddNumberToObject(x, "self_us", (double)s->self_us);
-        cJSON_AddBoolToObject(x, "critical", s->critical);
-        cJSON_AddBoolToObject(x, "error", s->error);
-        cJSON_AddBoolToObject(x, "orphan", s->orphan);
-        cJSON_AddNumberToObject(x, "skew_us", (double)s->skew_us);
-        if (s->hop != OPS_HOP_NONE) {
-            cJSON_AddStringToObject(x, "hop", ops_hop_kind_name(s->hop));
-            cJSON_AddNumberToObject(x, "hop_offset_us", (double)(s->hop_start_us - t->start_us));
-            cJSON_AddNumberToObject(x, "hop_duration_us", (double)s->hop_dur_us);
-        } else {
-            cJSON_AddNullToObject(x, "hop");
-        }
-        cJSON_AddItemToArray(a, x);
-    }
+    for (size_t k = 0; k < t->n; k++) cJSON_AddItemToArray(a, ops_trace_span_json(t, t->order[k]));
     return o;
 }

@@ -62,7 +62,7 @@ typedef struct ops_span {
     bool error, orphan, follows_from, critical, has_outbox_id;
     ops_hop_kind_t hop;              /* the async hop that ends at this span */
     int64_t hop_start_us, hop_dur_us;
-    int json_index;                  /* its place in the JSON's "spans" (ops_trace_span_json) */
+    int json_index;                  /* its place in the JSON's "spans" (ops_span_source) */
 } ops_span_t;
 
 typedef struct ops_trace {
@@ -94,6 +94,9 @@ void ops_trace_free(ops_trace_t *t);
  * "orphans", "skewed"}. Spans in display order. Caller frees. */
 cJSON *ops_trace_json(const ops_trace_t *t);
 
+/* One span (index i) as the objects of ops_trace_json's "spans" array. Caller frees. */
+cJSON *ops_trace_span_json(const ops_trace_t *t, int i);
+
 /* "internal", "server", … and "outbox", "broker", "" for the enums. */
 const char *ops_span_kind_name(ops_span_kind_t k);
 const char *ops_hop_kind_name(ops_hop_kind_t k);
@@ -101,7 +104,7 @@ const char *ops_hop_kind_name(ops_hop_kind_t k);
 /* The span's own object in the JSON the trace was built from (a trace object, or an
  * /api/traces answer whose first trace it was), for its tags, logs and process; NULL when
  * that JSON is not the one s came from. O(spans). */
-const cJSON *ops_trace_span_json(const cJSON *trace, const ops_span_t *s);
+const cJSON *ops_span_source(const cJSON *trace, const ops_span_t *s);
 
 /* A tag of a span object as text (strings as they are, integers in decimal, booleans as
  * true/false) into out; false when the span has no such tag. */
