@@ -5,7 +5,9 @@
  *
  * The trace model is ops_trace's (tree, skew correction, self time, critical path, hops);
  * fetching and building it run on the Jaeger worker, so a 5,000-span trace never stalls a
- * key. The view keeps one trace open (at most OPS_TRACE_MAX_SPANS spans) and the summaries of
+ * key. The layout — which spans are rows, the columns, each bar and hop segment, the ruler,
+ * the service colours — is lib/ops/ops_waterfall's, the one trace-view prints: this file only
+ * chooses what is hidden (collapsed subtrees, the critical path only) and paints the rows. The view keeps one trace open (at most OPS_TRACE_MAX_SPANS spans) and the summaries of
  * the listed traces (at most LIST_MAX), never the listed traces themselves. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "ops_jaeger.h"
 #include "ops_table.h"
 #include "ops_trace.h"
+#include "ops_waterfall.h"
 #include "ui.h"
 #include "ui_draw.h"
 #include "ui_work.h"
@@ -38,11 +41,6 @@ typedef struct summary {
     size_t spans, errors, services;
 } summary_t;
 
-typedef struct wrow {
-    int span;      /* index into t.spans */
-    bool hop;      /* the async hop that ends at span */
-} wrow_t;
-
 typedef struct traces {
     /* the list */
     char services[32][64];
@@ -60,9 +58,10 @@ typedef struct traces {
     char err[512];
     cJSON *doc;
     ops_trace_t t;
-    bool *collapsed;
-    wrow_t *rows;
-    size_t nrows;
+    bool *collapsed, *hide; /* per span: its children folded; left out of the waterfall */
+    ops_waterfall_t wf;     /* laid out for wf_width columns; rebuilt when either changes */
+    int wf_width;
+    bool laid_out;
     char want[600];   /* the trace id or file asked for */
 } traces_t;
 
@@ -229,30 +228,47 @@ static void close_trace(traces_t *s)
     s->doc = NULL;
     ops_trace_free(&s->t);
     free(s->collapsed);
-    free(s->rows);
-    s->collapsed = NULL;
-    s->rows = NULL;
-    s->nrows = 0;
+    free(s->hide);
+    ops_waterfall_free(&s->wf);
+    s->collapsed = s->hide = NULL;
+    s->laid_out = false;
 }
 
-/* The rows shown: depth-first, collapsed subtrees left out, a hop row before the span it
- * ends at, only the critical path when asked. */
-static void build_rows(ui_view_t *v)
+/* What the waterfall leaves out: spans under a collapsed one, and with c every span off the
+ * critical path. The layout is redone at the next draw (ops_waterfall_build, O(spans)). */
+static void choose_rows(ui_view_t *v)
 {
     traces_t *s = v->priv;
-    s->nrows = 0;
-    int skip_depth = -1;
-    for (size_t k = 0; k < s->t.n; k++) {
-        int i = s->t.order[k];
-        const ops_span_t *sp = &s->t.spans[i];
-        if (skip_depth >= 0 && sp->depth > skip_depth) continue;
-        skip_depth = -1;
-        if (s->collapsed[i]) skip_depth = sp->depth;
-        if (s->critical_only && !sp->critical) continue;
-        if (sp->hop != OPS_HOP_NONE) s->rows[s->nrows++] = (wrow_t){i, true};
-        s->rows[s->nrows++] = (wrow_t){i, false};
+    for (size_t k = 0; k < s->t.n; k++) { /* display order: a parent before its children */
+        int i = s->t.order[k], p = s->t.spans[i].parent;
+        s->hide[i] = p >= 0 && (s->collapsed[p] || s->hide[p]);
     }
-    v->nlines = (int)s->nrows;
+    if (s->critical_only)
+        for (size_t i = 0; i < s->t.n; i++) s->hide[i] |= !s->t.spans[i].critical;
+    ops_waterfall_free(&s->wf);
+    s->laid_out = false;
+}
+
+/* Lays the trace out for width columns when the rows or the width changed. */
+static bool lay_out(ui_view_t *v, int width)
+{
+    traces_t *s = v->priv;
+    if (s->laid_out && s->wf_width == width) return true;
+    ops_waterfall_free(&s->wf);
+    ops_waterfall_opts_t o = OPS_WATERFALL_OPTS_INIT;
+    o.width = width;
+    o.hide = s->hide;
+    ops_err_t e = OPS_ERR_INIT;
+    s->laid_out = ops_waterfall_build(&s->t, &o, &s->wf, &e) == OPS_OK;
+    s->wf_width = width;
+    v->nlines = s->laid_out ? (int)s->wf.nrows : 0;
+    return s->laid_out;
+}
+
+/* The span on row r of the waterfall, or NULL. */
+static const ops_span_t *row_span(const traces_t *s, int r)
+{
+    return s->laid_out && r >= 0 && (size_t)r < s->wf.nrows ? &s->t.spans[s->wf.rows[r].span] : NULL;
 }
 
 static void trace_done(ui_job_t *j, ui_t *ui)
@@ -272,8 +288,8 @@ static void trace_done(ui_job_t *j, ui_t *ui)
     s->t = x->t;
     x->have = false;
     s->collapsed = calloc(s->t.n + 1, sizeof *s->collapsed);
-    s->rows = calloc(2 * s->t.n + 1, sizeof *s->rows);
-    if (!s->collapsed || !s->rows) {
+    s->hide = calloc(s->t.n + 1, sizeof *s->hide);
+    if (!s->collapsed || !s->hide) {
         close_trace(s);
         ui_error(ui, "out of memory for a trace of %zu spans", x->t.n);
         return;
@@ -281,7 +297,7 @@ static void trace_done(ui_job_t *j, ui_t *ui)
     s->open = true;
     s->critical_only = false;
     j->view->cursor = j->view->top = 0;
-    build_rows(j->view);
+    choose_rows(j->view);
 }
 
 static void open_trace(ui_view_t *v, const char *id, bool file)
@@ -363,7 +379,7 @@ static bool traces_request(ui_view_t *v, ui_req_t req)
         default: return false;
         }
     }
-    const ops_span_t *sp = s->rows && (size_t)v->cursor < s->nrows ? &s->t.spans[s->rows[v->cursor].span] : NULL;
+    const ops_span_t *sp = row_span(s, v->cursor);
     switch (req) {
     case UI_REQ_BACK:
         close_trace(s);
@@ -374,21 +390,22 @@ static bool traces_request(ui_view_t *v, ui_req_t req)
     case UI_REQ_COLLAPSE:
     case UI_REQ_EXPAND:
         if (sp && sp->first_child >= 0) {
-            s->collapsed[s->rows[v->cursor].span] = req == UI_REQ_COLLAPSE;
-            build_rows(v);
+            s->collapsed[sp - s->t.spans] = req == UI_REQ_COLLAPSE;
+            choose_rows(v);
         } else if (sp && req == UI_REQ_COLLAPSE && sp->parent >= 0) {
             /* on a leaf, collapse its parent and go there */
-            s->collapsed[sp->parent] = true;
             int parent = sp->parent;
-            build_rows(v);
-            for (size_t r = 0; r < s->nrows; r++)
-                if (s->rows[r].span == parent && !s->rows[r].hop) v->cursor = (int)r;
+            s->collapsed[parent] = true;
+            choose_rows(v);
+            lay_out(v, s->wf_width);
+            for (size_t r = 0; r < s->wf.nrows; r++)
+                if (s->wf.rows[r].span == parent) v->cursor = (int)r;
         }
         return true;
     case UI_REQ_CRITICAL:
         s->critical_only = !s->critical_only;
-        build_rows(v);
-        v->cursor = 0;
+        choose_rows(v);
+        v->cursor = v->top = 0;
         return true;
     case UI_REQ_DETAILS:
     case UI_REQ_ENTER:
@@ -433,11 +450,10 @@ static bool traces_command(ui_view_t *v, int argc, char **argv)
 
 /* ---- drawing --------------------------------------------------------------------------------- */
 
-static ui_color_t svc_color(const traces_t *s, const char *svc)
+/* The layout's service number as one of the console's service colours. */
+static ui_color_t svc_color(int service)
 {
-    for (size_t i = 0; i < s->t.nstrings; i++)
-        if (s->t.strings[i] == svc || !strcmp(s->t.strings[i], svc)) return (ui_color_t)(UI_C_SVC0 + (int)(i % UI_SVC_COLORS));
-    return UI_C_DEFAULT;
+    return (ui_color_t)(UI_C_SVC0 + service % UI_SVC_COLORS);
 }
 
 static void draw_list(ui_view_t *v, int top, int rows, int cols)
@@ -519,6 +535,25 @@ static void draw_span_details(ui_view_t *v, const ops_span_t *sp, int top, int r
     }
 }
 
+/* Paints a row's bar area from the layout's cells: the span in its service's colour (red
+ * when it failed), the outbox wait and the time on the broker in the hop colour. */
+static void draw_bar(int y, int x, const ops_waterfall_t *wf, const ops_waterfall_row_t *row, char *cells,
+                     size_t cap)
+{
+    ops_waterfall_cells(wf, row, cells, cap);
+    for (int c = 0; c < wf->bar_w;) {
+        int run = 1;
+        while (c + run < wf->bar_w && cells[c + run] == cells[c]) run++;
+        switch (cells[c]) {
+        case '#': ui_draw_run(y, x + c, run, row->error ? UI_C_ERROR : svc_color(row->service), "█"); break;
+        case 'o': ui_draw_run(y, x + c, run, UI_C_HOP, "░"); break;
+        case 'b': ui_draw_run(y, x + c, run, UI_C_HOP, "▒"); break;
+        default: break;
+        }
+        c += run;
+    }
+}
+
 static void draw_waterfall(ui_view_t *v, int top, int rows, int cols)
 {
     traces_t *s = v->priv;
@@ -527,73 +562,93 @@ static void draw_waterfall(ui_view_t *v, int top, int rows, int cols)
         ui_draw_textf(row, 1, cols - 2, UI_C_DIM, "fetching %s…", s->want);
         return;
     }
-    if (!s->rows) {
+    if (!s->hide) {
         ui_draw_textf(row, 1, cols - 2, UI_C_ERROR, "%s (q: back to the list)", s->err);
         return;
     }
+    if (!lay_out(v, cols - 1)) {
+        ui_draw_text(row, 1, cols - 2, UI_C_ERROR, "out of memory laying the trace out (q: back to the list)");
+        return;
+    }
     const ops_trace_t *t = &s->t;
+    const ops_waterfall_t *wf = &s->wf;
     char total[24];
-    int64_t span_us = t->end_us - t->start_us > 0 ? t->end_us - t->start_us : 1;
-    ops_fmt_us(span_us, total, sizeof total);
+    ops_fmt_us(t->end_us - t->start_us, total, sizeof total);
     size_t errors = 0;
     for (size_t i = 0; i < t->n; i++) errors += t->spans[i].error;
     int c = 1 + ui_draw_textf(row, 1, cols - 2, UI_C_VALUE, "trace %s", t->trace_id);
-    ui_draw_textf(row, c, cols - c, UI_C_DIM, " · %zu spans · %zu services · %s · %zu error%s%s%s", t->n,
+    ui_draw_textf(row, c, cols - c, UI_C_DIM, " · %zu spans · %zu services · %s · %zu error%s%s%s%s", t->n,
                   t->services, total, errors, errors == 1 ? "" : "s", t->orphans ? " · parents missing" : "",
-                  s->critical_only ? " · critical path only (c)" : "");
+                  wf->hidden ? " · some folded" : "", s->critical_only ? " · critical path only (c)" : "");
     row++;
     c = 1;
-    for (size_t i = 0; i < t->nstrings && c < cols - 4; i++) {
-        c += ui_draw_text(row, c, 2, (ui_color_t)(UI_C_SVC0 + (int)(i % UI_SVC_COLORS)), "█") + 1;
-        c += ui_draw_text(row, c, cols - c, UI_C_DEFAULT, t->strings[i]) + 2;
+    for (size_t i = 0; i < wf->nservices && c < cols - 4; i++) {
+        c += ui_draw_text(row, c, 2, svc_color((int)i), "█") + 1;
+        c += ui_draw_text(row, c, cols - c, UI_C_DEFAULT, wf->services[i]) + 2;
     }
-    c += ui_draw_text(row, c, cols - c, UI_C_CRITICAL, "* critical path  ");
-    ui_draw_text(row, c, cols - c, UI_C_HOP, "┄ async hop");
+    c += ui_draw_text(row, c, cols - c, UI_C_CRITICAL, "* critical  ");
+    c += ui_draw_text(row, c, cols - c, UI_C_ERROR, "! error  ");
+    ui_draw_text(row, c, cols - c, UI_C_HOP, "░ outbox wait  ▒ on the broker");
     row++;
-    int left = cols * 2 / 5 < 56 ? cols * 2 / 5 : 56, dw = 9, bw = cols - left - dw - 3;
-    /* the time axis */
-    ui_draw_text(row, 1, left - 1, UI_C_HEADER, "SPAN");
-    ui_draw_text(row, left + 1, 1, UI_C_DIM, "0");
-    ui_draw_text(row, left + 1 + bw - ui_text_width(total), ui_text_width(total), UI_C_DIM, total);
-    ui_draw_text(row, cols - dw - 1, dw, UI_C_HEADER, " DURATION");
+    /* the headings share their line with the ruler's labels, as trace-view prints them */
+    size_t cap = (size_t)wf->bar_w * 2 + 1;
+    char *labels = malloc(cap), *ticks = malloc(cap), *cells = malloc(cap);
+    if (!labels || !ticks || !cells) {
+        free(labels);
+        free(ticks);
+        free(cells);
+        return;
+    }
+    ops_waterfall_ruler(wf, labels, ticks, cap);
+    int x = 1 + wf->marks_w + 1; /* the layout's columns, from screen column 1 */
+    ui_draw_text(row, x, wf->name_w, UI_C_HEADER, "SPAN");
+    x += wf->name_w + 1;
+    ui_draw_text(row, x, wf->svc_w, UI_C_HEADER, "SERVICE");
+    x += wf->svc_w + 1;
+    ui_draw_text(row, x + wf->dur_w - 8, 8, UI_C_HEADER, "DURATION");
+    ui_draw_text(row, 1 + wf->bar_x, wf->bar_w, UI_C_DIM, labels);
+    row++;
+    ui_draw_text(row, 1 + wf->bar_x, wf->bar_w, UI_C_DIM, ticks);
     row++;
     int avail = top + rows - row;
     int list_rows = s->details ? avail - avail * 2 / 5 : avail;
     int first = ui_list_scroll(v, list_rows);
-    for (int r = 0; r < list_rows && (size_t)(first + r) < s->nrows; r++) {
-        const wrow_t *w = &s->rows[first + r];
-        const ops_span_t *sp = &t->spans[w->span];
+    for (int r = 0; r < list_rows && (size_t)(first + r) < wf->nrows; r++) {
+        const ops_waterfall_row_t *wr = &wf->rows[first + r];
+        const ops_span_t *sp = &t->spans[wr->span];
         int y = row + r;
         bool sel = first + r == v->cursor;
         ui_draw_select(sel);
         if (sel) ui_draw_fill(y, 0, cols, UI_C_DEFAULT);
-        int indent = sp->depth * 2 < 24 ? sp->depth * 2 : 24;
-        int64_t from = w->hop ? sp->hop_start_us : sp->start_us, dur = w->hop ? sp->hop_dur_us : sp->dur_us;
+        x = 1;
+        ui_draw_text(y, x, 1, UI_C_CRITICAL, wr->critical ? "*" : "");
+        if (wr->error) ui_draw_text(y, x + 1, 1, UI_C_ERROR, "!");
+        /* the marks' third column (trace-view's '>' for the slowest span): folded (▸) or
+         * unfolded (▾) children */
+        ui_draw_text(y, x + 2, 1, UI_C_DIM, sp->first_child < 0 ? "" : s->collapsed[wr->span] ? "▸" : "▾");
+        x += wf->marks_w + 1;
+        int indent = wr->indent < wf->name_w - 4 ? wr->indent : wf->name_w > 4 ? wf->name_w - 4 : 0;
+        ui_draw_text(y, x + indent, wf->name_w - indent,
+                     sp->error ? UI_C_ERROR : sp->critical ? UI_C_VALUE : UI_C_DEFAULT, sp->name);
+        x += wf->name_w + 1;
+        ui_draw_text(y, x, wf->svc_w, svc_color(wr->service), sp->service);
+        x += wf->svc_w + 1;
         char d[24];
-        ops_fmt_us(dur, d, sizeof d);
-        int x = 1 + indent;
-        if (w->hop) {
-            ui_draw_textf(y, x, left - x, UI_C_HOP, "  ⇢ %s", sp->hop == OPS_HOP_OUTBOX ? "outbox wait" : "on the broker");
-        } else {
-            const char *mark = sp->first_child < 0 ? " " : s->collapsed[w->span] ? "▸" : "▾";
-            x += ui_draw_text(y, x, 2, UI_C_DIM, mark) + 1;
-            x += ui_draw_text(y, x, 1, sp->critical ? UI_C_CRITICAL : UI_C_DIM, sp->critical ? "*" : " ");
-            if (sp->error) x += ui_draw_text(y, x, 1, UI_C_ERROR, "!");
-            x += ui_draw_text(y, x, 2, svc_color(s, sp->service), "█") + 1;
-            ui_draw_text(y, x, left - x, sp->error ? UI_C_ERROR : sp->critical ? UI_C_VALUE : UI_C_DEFAULT, sp->name);
+        ops_fmt_us(sp->dur_us, d, sizeof d);
+        ui_draw_text(y, x + wf->dur_w - ui_text_width(d), ui_text_width(d), UI_C_DIM, d);
+        draw_bar(y, 1 + wf->bar_x, wf, wr, cells, cap);
+        if (wf->note_w && sp->hop != OPS_HOP_NONE) {
+            char note[64];
+            ops_waterfall_note(t, wr, note, sizeof note);
+            ui_draw_text(y, 1 + wf->bar_x + wf->bar_w + 1, wf->note_w, UI_C_HOP, note);
         }
-        int b0 = (int)((from - t->start_us) * bw / span_us), bl = (int)(dur * bw / span_us);
-        if (b0 < 0) b0 = 0;
-        if (b0 >= bw) b0 = bw - 1;
-        if (bl < 1) bl = 1;
-        if (b0 + bl > bw) bl = bw - b0;
-        if (w->hop) ui_draw_run(y, left + 1 + b0, bl, UI_C_HOP, "┄");
-        else ui_draw_run(y, left + 1 + b0, bl, sp->error ? UI_C_ERROR : svc_color(s, sp->service), "█");
-        ui_draw_text(y, cols - dw - 1, dw, w->hop ? UI_C_HOP : UI_C_DIM, d);
     }
     ui_draw_select(false);
-    if (s->details && (size_t)v->cursor < s->nrows)
-        draw_span_details(v, &t->spans[s->rows[v->cursor].span], row + list_rows, avail - list_rows, cols);
+    free(labels);
+    free(ticks);
+    free(cells);
+    const ops_span_t *cur = row_span(s, v->cursor);
+    if (s->details && cur) draw_span_details(v, cur, row + list_rows, avail - list_rows, cols);
 }
 
 static void traces_draw(ui_view_t *v, int top, int rows, int cols)

@@ -189,7 +189,8 @@ ops_status_t ops_waterfall_build(const ops_trace_t *t, const ops_waterfall_opts_
     for (size_t k = 0; k < n; k++) {
         int i = t->order[k];
         const ops_span_t *s = &t->spans[i];
-        if (!keep[i] || (o->max_depth >= 0 && s->depth > o->max_depth)) continue;
+        if (!keep[i] || (o->hide && o->hide[i]) || (o->max_depth >= 0 && s->depth > o->max_depth))
+            continue;
         ops_waterfall_row_t *row = &out->rows[out->nrows++];
         memset(row, 0, sizeof *row);
         row->span = i;

@@ -24,7 +24,8 @@
  * Filters, to tame large traces: a span deeper than max_depth is hidden; with min_dur_us a
  * span is shown only when it, or a span below it, lasts at least that long, or is an error, or
  * is the marked span — so the path down to a long or failing span is never cut and the tree
- * stays a tree. Hidden spans are counted.
+ * stays a tree. A caller may also hide spans of its own choosing (opts.hide). Hidden spans are
+ * counted.
  *
  * Colours: services are numbered in the order they first appear (the root's first); a drawer
  * maps the number to its palette. Pure: no I/O except ops_waterfall_print. */
@@ -49,9 +50,11 @@ typedef struct ops_waterfall_opts {
     int max_depth;      /* deepest depth shown; -1: no limit */
     int64_t min_dur_us; /* see the file comment; 0: every span */
     int mark;           /* a span index to mark ('>'), e.g. the slowest; -1: none */
+    const bool *hide;   /* NULL, or one flag per span: true leaves it out (the console's
+                         * collapsed subtrees and its critical-path-only mode); counted hidden */
 } ops_waterfall_opts_t;
 
-#define OPS_WATERFALL_OPTS_INIT {0, -1, 0, -1}
+#define OPS_WATERFALL_OPTS_INIT {0, -1, 0, -1, NULL}
 
 typedef struct ops_waterfall_seg {
     int col, len;       /* within the bar area: 0 ≤ col, col + len ≤ bar_w */

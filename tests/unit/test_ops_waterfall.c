@@ -241,6 +241,36 @@ static void test_duration_filter_keeps_the_path_to_long_and_failing_spans(void *
     free(json);
 }
 
+/* The console's own choice (a collapsed subtree): those spans are no rows, counted hidden,
+ * and the bars of the others do not move (the time axis is the whole trace's). */
+static void test_hide_leaves_chosen_spans_out(void **state)
+{
+    char *json = jaeger(flow, sizeof flow / sizeof flow[0]);
+    ops_trace_t t;
+    parse_ok(json, &t);
+    ops_waterfall_opts_t o = OPS_WATERFALL_OPTS_INIT;
+    ops_waterfall_t all, some;
+    build(&t, &o, &all);
+    bool *hide = calloc(t.n, sizeof *hide);
+    hide[by_id(&t, "b2") - t.spans] = true;
+    hide[by_id(&t, "c1") - t.spans] = true;
+    o.hide = hide;
+    build(&t, &o, &some);
+    assert_int_equal(some.nrows, all.nrows - 2);
+    assert_int_equal(some.hidden, 2);
+    assert_null(row_of(&t, &some, "b2"));
+    assert_null(row_of(&t, &some, "c1"));
+    const ops_waterfall_row_t *a = row_of(&t, &all, "a1"), *b = row_of(&t, &some, "a1");
+    assert_non_null(b);
+    assert_int_equal(a->seg[a->nseg - 1].col, b->seg[b->nseg - 1].col);
+    assert_int_equal(a->seg[a->nseg - 1].len, b->seg[b->nseg - 1].len);
+    free(hide);
+    ops_waterfall_free(&all);
+    ops_waterfall_free(&some);
+    ops_trace_free(&t);
+    free(json);
+}
+
 static void test_ruler(void **state)
 {
     char *json = jaeger(flow, sizeof flow / sizeof flow[0]);
@@ -478,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_services_marks_and_order),
         cmocka_unit_test(test_depth_filter),
         cmocka_unit_test(test_duration_filter_keeps_the_path_to_long_and_failing_spans),
+        cmocka_unit_test(test_hide_leaves_chosen_spans_out),
         cmocka_unit_test(test_ruler),
         cmocka_unit_test(test_one_instant_span),
         cmocka_unit_test(test_text_plain_and_colour),
