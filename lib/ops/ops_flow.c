@@ -96,9 +96,14 @@ static void find_spans(const ops_flow_in_t *in, found_t *f)
         const ops_span_t *s = &t->spans[i];
         const cJSON *js = in->trace_json ? ops_span_source(in->trace_json, s) : NULL;
         bool mine = tag_is(js, "messaging.message.id", row->event_id);
-        if (s->kind == OPS_SPAN_PRODUCER && f->producer < 0 &&
-            (mine || tag_is(js, "outbox.id", rid) || (!js && s->has_outbox_id)))
-            f->producer = (int)i;
+        if (s->kind == OPS_SPAN_PRODUCER &&
+            (mine || tag_is(js, "outbox.id", rid) || (!js && s->has_outbox_id))) {
+            /* a row the relay retried (Kafka down) has a failed publish span per attempt:
+             * the one that delivered it is the publish; else the latest failure */
+            const ops_span_t *have = f->producer >= 0 ? &t->spans[f->producer] : NULL;
+            if (!have || (have->error && (!s->error || s->start_us > have->start_us)))
+                f->producer = (int)i;
+        }
         else if (s->kind == OPS_SPAN_CONSUMER && f->consumer < 0 && (mine || !js))
             f->consumer = (int)i;
     }

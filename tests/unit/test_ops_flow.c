@@ -141,6 +141,48 @@ static void test_complete_flow(void **state)
     cJSON_Delete(doc);
 }
 
+/* Kafka was down: the relay tried twice and failed (error spans, no partition), then
+ * delivered. The publish is the delivering attempt, and the outbox wait runs up to it. */
+static void test_retried_publish(void **state)
+{
+    cJSON *doc = saved(true);
+    cJSON *trace = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "data"), 0);
+    for (int k = 0; k < 2; k++) {
+        char span[1024];
+        snprintf(span, sizeof span,
+                 "{\"traceID\":\"" TRACE_ID "\",\"spanID\":\"00000000000000f%d\","
+                 "\"operationName\":\"task-events publish\",\"references\":[{\"refType\":"
+                 "\"CHILD_OF\",\"traceID\":\"" TRACE_ID "\",\"spanID\":\"5b7cd2cb72f9edf5\"}],"
+                 "\"startTime\":%lld,\"duration\":500,\"processID\":\"p1\",\"tags\":["
+                 "{\"key\":\"span.kind\",\"type\":\"string\",\"value\":\"producer\"},"
+                 "{\"key\":\"messaging.message.id\",\"type\":\"string\",\"value\":\"" EVENT_ID "\"},"
+                 "{\"key\":\"error\",\"type\":\"bool\",\"value\":true},"
+                 "{\"key\":\"otel.status_description\",\"type\":\"string\",\"value\":\"Message timed out\"}]}",
+                 k, (long long)(PRODUCER_START - 1000 + 400 * k));
+        /* the failures first in the JSON, as Jaeger lists spans by arrival */
+        cJSON_InsertItemInArray(cJSON_GetObjectItem(trace, "spans"), 0, cJSON_Parse(span));
+    }
+    ops_trace_t t;
+    ops_err_t e = OPS_ERR_INIT;
+    assert_int_equal(ops_trace_from_json(trace, &t, &e), OPS_OK);
+    ops_outbox_row_t row = row_of(true);
+    ops_flow_in_t in = OPS_FLOW_IN_INIT;
+    in.row = &row;
+    in.trace = &t;
+    in.trace_json = doc;
+    in.trace_src.looked = true;
+    ops_flow_t f;
+    ops_flow_build(&in, 0, &f);
+    const ops_flow_step_t *pub = &f.step[OPS_FLOW_PUBLISH];
+    assert_int_equal(pub->state, OPS_STEP_DONE);
+    assert_int_equal(pub->at_us, PRODUCER_START);
+    assert_int_equal(pub->hop_us, PRODUCER_START - COMMIT_END);
+    assert_int_equal(f.partition, 4);
+    assert_null(strstr(pub->detail, "send failed"));
+    ops_trace_free(&t);
+    cJSON_Delete(doc);
+}
+
 /* Kafka down: the relay has not published; the trace has the request only. The publish is
  * pending and its hop is the wait so far; later steps wait for it. */
 static void test_waiting_in_the_outbox(void **state)
@@ -240,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_id_of_traceparent),
         cmocka_unit_test(test_complete_flow),
+        cmocka_unit_test(test_retried_publish),
         cmocka_unit_test(test_waiting_in_the_outbox),
         cmocka_unit_test(test_jaeger_down),
         cmocka_unit_test(test_nothing_looked_yet),
