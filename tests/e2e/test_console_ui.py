@@ -298,15 +298,15 @@ def test_resize_in_a_real_terminal(env, user):
 
 
 def test_no_color_in_a_real_terminal(env, tmp_path):
-    """NO_COLOR set: the terminal gets no colour escapes (reverse video for the selection and
-    bold stay); unset: it does (the same screen, read with capture-pane -e)."""
+    """NO_COLOR set: the terminal gets no colour escapes (reverse video and bold stay, and the
+    default-colour resets 39/49); unset: it does (the same screen, read with capture-pane -e)."""
     sgr = re.compile(r"\x1b\[([0-9;]*)m")
 
     def colours(screen):
         found = set()
         for m in sgr.finditer(screen):
             for p in (m.group(1) or "0").split(";"):
-                if p and (30 <= int(p) <= 49 or 90 <= int(p) <= 107):
+                if p and int(p) not in (39, 49) and (30 <= int(p) <= 48 or 90 <= int(p) <= 107):
                     found.add(p)
         return found
 
