@@ -8,7 +8,7 @@
  * messages and CONSOLE_TAIL_MB of their bytes; the oldest go first) under the view's lock and
  * wakes the UI thread. Messages are numbered by the ring's sequence, so the cursor and the
  * filter's matches survive the oldest being dropped. The UI thread scans only the messages that
- * arrived since its last look (ops_kmsg_match, the library's own filter), so a frame costs the
+ * arrived since its last look (ops_kring_match, the library's own filter), so a frame costs the
  * rows on screen, not the messages kept. A tail that fails (Kafka down at start, a topic that
  * does not exist) says so in the view and tries again every second, resuming after the last
  * offset it saw in each partition. */
@@ -298,8 +298,7 @@ static void scan(topics_t *s)
     }
     if (s->scanned < first) s->scanned = first;
     for (uint64_t q = s->scanned; q < total; q++) {
-        ops_kmsg_t m;
-        if (!ops_kring_at(s->ring, (size_t)(q - first), &m) || !ops_kmsg_match(&m, &s->fo)) continue;
+        if (!ops_kring_match(s->ring, (size_t)(q - first), &s->fo)) continue;
         if (s->nmatch == s->capm) {
             /* drop matches the ring no longer holds before growing */
             size_t k = 0;

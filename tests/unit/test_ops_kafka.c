@@ -184,6 +184,39 @@ static void test_ring_byte_limit(void **state)
     ops_kring_free(r);
 }
 
+/* The ring's own filter agrees with ops_kmsg_match on every kept message and filter: keys
+ * (NULL, empty, prefixes), header names and values, text in the value, and all at once. */
+static void test_ring_match_agrees_with_kmsg_match(void **state)
+{
+    ops_kring_t *r = ops_kring_new(16, 1 << 20);
+    ops_kmsg_t in[] = {msg("42", "{\"title\":\"x\"}", "task.created"), msg("420", "y", "task.updated"),
+                       msg(NULL, "no key", "task.created"), msg("", NULL, "task.deleted"),
+                       msg("4", "{\"title\":\"42\"}", "task.completed")};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) assert_int_equal(ops_kring_push(r, &in[i]), 0);
+    static const struct { const char *key, *header, *grep; } f[] = {
+        {NULL, NULL, NULL}, {"42", NULL, NULL}, {"", NULL, NULL}, {"4", NULL, NULL},
+        {NULL, "event_type=task.created", NULL}, {NULL, "event_type", NULL}, {NULL, "nope", NULL},
+        {NULL, "event_type=task", NULL}, {NULL, NULL, "42"}, {NULL, NULL, "key"},
+        {"42", "event_type=task.created", "title"}, {"4", "traceparent", "42"}};
+    size_t matched = 0;
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+        ops_tail_opts_t o = OPS_TAIL_OPTS_INIT;
+        o.key = f[k].key;
+        o.header = f[k].header;
+        o.grep = f[k].grep;
+        for (size_t i = 0; i < ops_kring_len(r); i++) {
+            ops_kmsg_t m;
+            assert_true(ops_kring_at(r, i, &m));
+            bool want = ops_kmsg_match(&m, &o);
+            if (ops_kring_match(r, i, &o) != want) fail_msg("filter %zu, message %zu", k, i);
+            matched += want;
+        }
+        assert_false(ops_kring_match(r, ops_kring_len(r), &o));
+    }
+    assert_int_equal(matched, 5 + 1 + 1 + 1 + 2 + 5 + 0 + 0 + 1 + 1 + 1 + 1);
+    ops_kring_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_ring_keeps_the_newest_within_bounds),
         cmocka_unit_test(test_ring_byte_limit),
         cmocka_unit_test(test_ring_round_trip),
+        cmocka_unit_test(test_ring_match_agrees_with_kmsg_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
