@@ -357,11 +357,12 @@ static int run(ui_t *ui)
     int64_t last_draw = 0;
     bool urgent = true;
     while (!ui->quit) {
-        ui_work_drain(ui);
+        /* a job's result (an answer the operator asked for) is drawn at once, as a key is */
+        if (ui_work_drain(ui) > 0) urgent = true;
         tick_views(ui);
         int64_t now = ui_now_ms();
-        /* results may arrive thousands of times a second (a tail): draw at most every 33 ms,
-         * but at once after a key */
+        /* tail messages may arrive thousands of times a second: draw at most every 33 ms for
+         * them, but at once after a key or a job's result */
         if (ui->dirty && (urgent || now - last_draw >= 33)) {
             draw_frame(ui);
             ui_term_flush();
