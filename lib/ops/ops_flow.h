@@ -20,8 +20,10 @@
  *                 messaging.message.id is this change's), else the trace's first SERVER span;
  *   outbox row    the row's created_at (clock_timestamp() at the INSERT: milliseconds);
  *   commit        the end of the last COMMIT span of the request before the publish;
- *   publish       the PRODUCER span (start: the relay took the row; duration: until the
- *                 broker's acknowledgement), else the row's published_at; partition and
+ *   publish       the PRODUCER span that delivered it (a retried row has a failed one per
+ *                 attempt; with none delivered, the latest; start: the relay took the row;
+ *                 duration: until the broker's acknowledgement), else the row's
+ *                 published_at; partition and
  *                 offset from the span's tags or from the message found in Kafka;
  *   consume       notification-service's CONSUMER span for the event;
  *   notification  the notification's created_at (the API's);

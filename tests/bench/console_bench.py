@@ -9,6 +9,22 @@ asserts. Loopback only, bounded: a fixed number of messages and hyperfine runs.
   2. startup: hyperfine of `todo-console --version`, `todo-console -o json tasks list` (a
      logged-in session in a temporary state directory, 50 tasks) and `curl` of the same
      GET /api/tasks with the same token.
+  3. the full-screen console, headless (`todo-console ui --headless SCRIPT`, 160×40, TZ=UTC;
+     the script's `mark` and `time` lines are its clock), three runs of each:
+     a. Topics view: `:topic console-bench beginning` until the screen shows every message
+        received; messages/s rendered and the process's peak RSS, with the default ring
+        (CONSOLE_TAIL_MESSAGES 50,000, CONSOLE_TAIL_MB 12). Goal: >= 20,000/s, <= 30 MB.
+     b. the same with the ring raised to 100,000 messages (CONSOLE_TAIL_MB 128), then
+        keystrokes with 100,000 messages buffered, each timed from the key to the flushed
+        frame that shows it: Up, Down, PgUp, PgDn, Home, End, a filter over all of them
+        (/key:42, timed from its Enter) and clearing it. Goal: <= 16 ms.
+     c. Traces view: a 5,000-span Jaeger JSON trace (tests/e2e/trace_fixtures.py big) opened
+        with :trace-file, timed from its Enter (once the trace list has loaded: the Jaeger
+        worker is free) until its waterfall is on the screen (read, parse, model, layout,
+        draw), then keystrokes on it (Down, End, c twice: the critical path only and back,
+        Left on the root: fold everything). Goal: <= 50 ms drawn. For the machine's state at
+        that moment, `trace-view --file` of the same trace (a whole process: read, parse,
+        model, layout, print) is timed beside it.
 """
 import json
 import os
@@ -154,6 +170,127 @@ def bench_startup():
                   f"min {r['min'] * 1000:6.2f} ms")
 
 
+def headless(script, extra_env=None, cols=160, rows=40):
+    """Runs the console's headless mode on SCRIPT (text) with a private state and config;
+    returns (the mark and time lines as {label: [ms, …]}, peak RSS MB, exit code)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = pathlib.Path(d) / "script"
+        path.write_text(script)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": d,
+               "XDG_STATE_HOME": d + "/state", "XDG_CONFIG_HOME": d + "/config",
+               "TODO_RUN_DIR": str(RUN), "TERM": "xterm-256color", "LINES": str(rows),
+               "COLUMNS": str(cols), "TZ": "UTC", "LANG": "C.UTF-8", **(extra_env or {})}
+        with open(os.devnull, "wb") as null:
+            proc = subprocess.Popen([CONSOLE, "ui", "--headless", str(path)], stdout=null,
+                                    stderr=subprocess.PIPE, env=env)
+            err = proc.stderr.read().decode(errors="replace")
+            _, status, ru = os.wait4(proc.pid, 0)
+        rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        print(f"  headless console exited {rc}: {err.strip()[-600:]}")
+    got = {}
+    for line in err.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] in ("mark", "time"):
+            got.setdefault(" ".join(parts[1:-1]), []).append(float(parts[-1]))
+    return got, ru.ru_maxrss / 1024, rc
+
+
+def pct(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
+
+
+KEYS = ["<Up>", "<Down>", "<PgUp>", "<PgDn>", "<Home>", "<End>"]
+
+
+def bench_ui_topics(total):
+    print(f"\nfull-screen console, Topics view: {total:,} messages from the beginning "
+          "(3 runs each; rate = messages / time from :topic to the screen showing them all)")
+    # a filter is typed, then timed from its Enter; clearing it is C-u in the prompt
+    keys = "".join(f"time {k}\n" for k in KEYS * 5) + \
+        "keys /key:42\ntime <Enter>\nkeys /<C-u>\ntime <Enter>\n" * 2
+    for label, env in (("ring 50,000 / 12 MB (default)", {}),
+                       ("ring 100,000 / 128 MB", {"CONSOLE_TAIL_MESSAGES": "100000",
+                                                  "CONSOLE_TAIL_MB": "128"})):
+        rates, rss, strokes, kept = [], [], [], ""
+        for _ in range(3):
+            got, mb, rc = headless(f"""timeout 300
+keys <Esc>
+keys 2
+wait task-events
+mark start
+keys :topic {TOPIC} beginning<Enter>
+wait received {total}
+mark end
+{keys}quit
+""", env)
+            if rc != 0 or "end" not in got:
+                continue
+            rates.append(total / ((got["end"][0] - got["start"][0]) / 1000))
+            rss.append(mb)
+            strokes += [ms for k, v in got.items() if k not in ("start", "end") for ms in v]
+        if not rates:
+            print(f"  {label}: no complete run")
+            continue
+        print(f"  {label:<32} msgs/s rendered best {max(rates):>9,.0f} median {pct(rates, 0.5):>9,.0f}"
+              f"   peak RSS {max(rss):.1f} MB")
+        if env:
+            print(f"  {'':<32} keystroke to screen, 100,000 buffered: median {pct(strokes, 0.5):.2f} ms"
+                  f"  p95 {pct(strokes, 0.95):.2f} ms  max {max(strokes):.2f} ms  ({len(strokes)} keys)")
+
+
+def bench_ui_trace():
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    import trace_fixtures
+    with tempfile.TemporaryDirectory() as d:
+        path = pathlib.Path(d) / "big.json"
+        trace_fixtures.big(5000).write(str(path))
+        opened, strokes, rss = [], [], []
+        for _ in range(3):
+            got, mb, rc = headless(f"""timeout 120
+keys <Esc>
+keys 5
+wait service tasks-service
+wait-not asking Jaeger
+keys :trace-file {path}
+mark start
+keys <Enter>
+wait 5000 spans
+mark drawn
+""" + "time <Down>\n" * 10 + "time <End>\ntime <Home>\ntime c\ntime c\ntime <Left>\ntime <Right>\nquit\n")
+            if rc != 0 or "drawn" not in got:
+                continue
+            opened.append(got["drawn"][0] - got["start"][0])
+            strokes += [ms for k, v in got.items() if k not in ("start", "drawn") for ms in v]
+            rss.append(mb)
+        tv = ROOT / "bin" / "trace-view"
+        ref = []
+        if tv.exists():
+            for _ in range(3):
+                t0 = time.monotonic()
+                subprocess.run([str(tv), "--file", str(path)], stdout=subprocess.DEVNULL, check=False)
+                ref.append((time.monotonic() - t0) * 1000)
+    print("\nfull-screen console, Traces view: a 5,000-span trace (3 runs)")
+    if not opened:
+        print("  no complete run")
+        return
+    print(f"  :trace-file to the waterfall on the screen: best {min(opened):.1f} ms  median "
+          f"{pct(opened, 0.5):.1f} ms (the mark clock has 1 ms steps)   peak RSS {max(rss):.1f} MB")
+    print(f"  keystroke to screen on it: median {pct(strokes, 0.5):.2f} ms  p95 {pct(strokes, 0.95):.2f} ms"
+          f"  max {max(strokes):.2f} ms  ({len(strokes)} keys)")
+    if ref:
+        print(f"  beside it, trace-view --file of the same trace (whole process): best {min(ref):.1f} ms"
+              f"  median {pct(ref, 0.5):.1f} ms")
+
+
 if __name__ == "__main__":
-    bench_tail()
-    bench_startup()
+    which = sys.argv[1:] or ["tail", "startup", "ui"]
+    total = None
+    if "tail" in which:
+        bench_tail()
+    if "startup" in which:
+        bench_startup()
+    if "ui" in which:
+        bench_ui_topics(high_total() or fill())
+        bench_ui_trace()
