@@ -53,7 +53,7 @@ ops_status_t cli_readmodel_show(cli_ctx_t *c)
         fprintf(c->out, "user %lld: %zu tasks, %lld tombstones, built in epoch %s (current %s)%s\n",
                 (long long)uid, u.n, (long long)u.tombstones, u.built[0] ? u.built : "-",
                 u.epoch[0] ? u.epoch : "-",
-                !u.exists ? " — no projection" : u.built_current ? "" : " — stale, rebuilt on next read");
+                !u.exists ? " — no projection" : u.built_current ? "" : " — not built in this epoch: being rebuilt, reads go to PostgreSQL");
         static const char *const cols[] = {"ID", "VER", "VER-INDEX", "JSON"};
         ops_table_t *t = ops_table_new(cols, 4);
         ops_table_right(t, 0);

@@ -27,9 +27,11 @@ struct kafka_client {
 
 /* The system's policy, before any caller's properties. */
 static const char *const common_props[][2] = {
-    /* a broker that comes back is used again within about a second */
+    /* a broker that comes back is used again within a second (issue 13, item 2): librdkafka
+     * jitters the backoff by -25 %..+50 %, so a 500 ms cap means a new attempt at most
+     * 750 ms apart; while the broker is down that is two refused connects a second */
     {"reconnect.backoff.ms", "100"},
-    {"reconnect.backoff.max.ms", "1000"},
+    {"reconnect.backoff.max.ms", "500"},
     {"socket.keepalive.enable", "true"},
     /* warnings and worse; debug lines would flood the JSON log */
     {"log_level", "4"},
@@ -54,6 +56,13 @@ static const char *const consumer_props[][2] = {
     {"partition.assignment.strategy", "cooperative-sticky"},
     /* partition EOF events are noise for a consumer; readers ask for watermarks instead */
     {"enable.partition.eof", "false"},
+    /* a member that dies without leaving (SIGKILL, a lost host) keeps its partitions until the
+     * coordinator expires its session: 10 s instead of librdkafka's 45 s, so a killed
+     * notification-service instance stalls its partitions for seconds, not a minute. Heartbeats
+     * run on librdkafka's own thread (a slow batch does not miss them); the broker's
+     * group.min.session.timeout.ms is 6 s. */
+    {"session.timeout.ms", "10000"},
+    {"heartbeat.interval.ms", "2000"},
 };
 
 /* ==== logging =========================================================================== */

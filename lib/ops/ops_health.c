@@ -169,9 +169,9 @@ static void check_pg(const part_spec_t *spec, const char *addr, ops_part_t *out)
 static void check_redis(const part_spec_t *spec, const char *addr, ops_part_t *out)
 {
     (void)spec;
-    ops_redis_addr_t a;
+    redisurl_t a;
     char why[128];
-    if (ops_redis_url_parse(addr, &a, why, sizeof why) < 0) {
+    if (redisurl_parse(addr, &a, why, sizeof why) < 0) {
         snprintf(out->detail, sizeof out->detail, "REDIS_URL: %s", why);
         return;
     }

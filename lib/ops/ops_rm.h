@@ -16,7 +16,7 @@
  * reported only if it is still there, so a write landing between the two reads is not taken
  * for drift.
  *
- * REDIS_URL: redis://[[user]:password@]host[:port][/db], and redis://password@host. */
+ * REDIS_URL: redis://[[user]:password@]host[:port][/db], and redis://password@host (lib/redisurl). */
 #ifndef OPS_RM_H
 #define OPS_RM_H
 
@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "ops_err.h"
+#include "redisurl.h"
 
 typedef struct ops_rm ops_rm_t;
 
@@ -60,14 +61,6 @@ typedef struct ops_drift {
     int64_t pg_version, rm_version; /* 0 when that side lacks the task */
     char field[16];                 /* OPS_DRIFT_DIFFERS: "title", "tags", … */
 } ops_drift_t;
-
-typedef struct ops_redis_addr {
-    char host[256], user[128], password[256];
-    int port, db;
-} ops_redis_addr_t;
-
-/* Parses a Redis URL (see the file comment). 0, or -1 with the reason in err. Pure. */
-int ops_redis_url_parse(const char *url, ops_redis_addr_t *out, char *err, size_t errlen);
 
 /* A client for redis_url; db_url (may be NULL) is needed only for diffs. Nothing is connected
  * until the first call. OPS_USAGE for a malformed URL. */

@@ -117,39 +117,11 @@ static void test_lookup_order(void **state)
     unsetenv("XDG_STATE_HOME");
 }
 
-static void test_redis_urls(void **state)
-{
-    ops_redis_addr_t a;
-    char err[128];
-    assert_int_equal(ops_redis_url_parse("redis://127.0.0.1:26379/0", &a, err, sizeof err), 0);
-    assert_string_equal(a.host, "127.0.0.1");
-    assert_int_equal(a.port, 26379);
-    assert_int_equal(a.db, 0);
-    assert_string_equal(a.password, "");
-    assert_int_equal(ops_redis_url_parse("redis://:s3cret@h:1/2", &a, err, sizeof err), 0);
-    assert_string_equal(a.password, "s3cret");
-    assert_string_equal(a.user, "");
-    assert_int_equal(a.db, 2);
-    assert_int_equal(ops_redis_url_parse("redis://s3cret@h", &a, err, sizeof err), 0);
-    assert_string_equal(a.password, "s3cret");
-    assert_int_equal(a.port, 6379);
-    assert_int_equal(ops_redis_url_parse("redis://ops:p@ss@h:2", &a, err, sizeof err), 0);
-    assert_string_equal(a.user, "ops");
-    assert_string_equal(a.password, "p@ss");
-    assert_string_equal(a.host, "h");
-    assert_int_equal(ops_redis_url_parse("http://h", &a, err, sizeof err), -1);
-    assert_int_equal(ops_redis_url_parse("redis://h:0", &a, err, sizeof err), -1);
-    assert_int_equal(ops_redis_url_parse("redis://h:99999", &a, err, sizeof err), -1);
-    assert_int_equal(ops_redis_url_parse("redis://", &a, err, sizeof err), -1);
-    assert_int_equal(ops_redis_url_parse("redis://h/x", &a, err, sizeof err), -1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_line),
         cmocka_unit_test_setup_teardown(test_lookup_order, setup, teardown),
-        cmocka_unit_test(test_redis_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
