@@ -59,6 +59,9 @@ ops_status_t ops_cmd_duration(ops_cmd_t *c, const char *text, const char *what, 
     if (!text || cfg_parse_duration(text, ms) < 0)
         return ops_cmd_usage(c, "%s: '%.40s' is not a duration (250ms, 15s, 10m, 2h, 7d)", what,
                              text ? text : "");
+    /* the callers turn it into µs or subtract it from now(): a bound keeps both in range */
+    if (*ms > OPS_CMD_MAX_DURATION_MS)
+        return ops_cmd_usage(c, "%s: '%.40s' is longer than 36500d", what, text);
     return OPS_OK;
 }
 

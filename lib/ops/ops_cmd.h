@@ -95,8 +95,12 @@ ops_status_t ops_cmd_usage(ops_cmd_t *c, const char *fmt, ...) __attribute__((fo
 ops_status_t ops_cmd_int(ops_cmd_t *c, const char *text, const char *what, int64_t min,
                          int64_t max, int64_t *out);
 
-/* Parses a duration ("250ms", "15s", "10m", "2h", "7d", lib/cfg's syntax) into milliseconds;
- * otherwise a usage error naming what. */
+/* The longest duration ops_cmd_duration accepts: 36500 days (100 years), so that a duration in
+ * µs, or now() minus it, never overflows (in C or in PostgreSQL's timestamps). */
+#define OPS_CMD_MAX_DURATION_MS (36500LL * 86400 * 1000)
+
+/* Parses a duration ("250ms", "15s", "10m", "2h", "7d", lib/cfg's syntax) into milliseconds,
+ * at most OPS_CMD_MAX_DURATION_MS; otherwise a usage error naming what. */
 ops_status_t ops_cmd_duration(ops_cmd_t *c, const char *text, const char *what, int64_t *ms);
 
 /* Prints j as one line of JSON on c->out. */

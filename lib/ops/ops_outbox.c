@@ -94,35 +94,39 @@ ops_status_t ops_outbox_stats(ops_outbox_t *ob, ops_outbox_stats_t *out, ops_err
     if (!c) return err->st;
     pg_err pe;
     ops_status_t st = OPS_OK;
+    /* One pass over the waiting and dead rows (idx_outbox_unpublished's rows), grouped by
+       type: the totals and the backlog by type come from the same scan and the same snapshot.
+       Row 0 holds the totals, the next rows the backlog's largest types. The published counts
+       are index-only scans of idx_outbox_published_at. */
     PGresult *r = pg_query(
         c,
-        "SELECT count(*) FILTER (WHERE NOT dead), "
-        "  COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE NOT dead)), 0), "
-        "  count(*) FILTER (WHERE dead), "
+        "WITH g AS (SELECT event_type, dead, count(*) AS n, min(created_at) AS oldest "
+        "           FROM outbox WHERE published = false GROUP BY 1, 2), "
+        "     t AS (SELECT event_type, n FROM g WHERE NOT dead "
+        "           ORDER BY n DESC, event_type LIMIT " /* bounded */ "16) "
+        "SELECT 0, NULL, COALESCE(sum(n) FILTER (WHERE NOT dead), 0)::bigint, "
+        "  COALESCE(extract(epoch FROM now() - min(oldest) FILTER (WHERE NOT dead)), 0), "
+        "  COALESCE(sum(n) FILTER (WHERE dead), 0)::bigint, "
         "  (SELECT count(*) FROM outbox WHERE published "
         "     AND published_at > now() - interval '1 minute'), "
         "  (SELECT count(*) FROM outbox WHERE published "
         "     AND published_at > now() - interval '1 hour'), "
         "  (SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = 'outbox'::regclass) "
-        "FROM outbox WHERE published = false",
+        "FROM g "
+        "UNION ALL SELECT 1, event_type, n, 0, 0, 0, 0, 0 FROM t "
+        "ORDER BY 1, 3 DESC, 2",
         0, NULL, &pe);
     if (!r) goto fail;
-    out->backlog = i64(r, 0, 0);
-    out->oldest_unpublished_age_s = strtod(PQgetvalue(r, 0, 1), NULL);
-    out->dead = i64(r, 0, 2);
-    out->published_last_minute = i64(r, 0, 3);
-    out->published_last_hour = i64(r, 0, 4);
-    out->total = i64(r, 0, 5);
-    PQclear(r);
-    r = pg_query(c,
-                 "SELECT event_type, count(*) FROM outbox WHERE published = false AND NOT dead "
-                 "GROUP BY 1 ORDER BY 2 DESC LIMIT " /* bounded */ "16",
-                 0, NULL, &pe);
-    if (!r) goto fail;
-    for (int i = 0; i < PQntuples(r) && i < OPS_OUTBOX_MAX_TYPES; i++) {
-        snprintf(out->by_type[i].type, sizeof out->by_type[i].type, "%s", PQgetvalue(r, i, 0));
-        out->by_type[i].count = i64(r, i, 1);
-        out->ntypes++;
+    out->backlog = i64(r, 0, 2);
+    out->oldest_unpublished_age_s = strtod(PQgetvalue(r, 0, 3), NULL);
+    out->dead = i64(r, 0, 4);
+    out->published_last_minute = i64(r, 0, 5);
+    out->published_last_hour = i64(r, 0, 6);
+    out->total = i64(r, 0, 7);
+    for (int i = 1; i < PQntuples(r) && out->ntypes < OPS_OUTBOX_MAX_TYPES; i++) {
+        snprintf(out->by_type[out->ntypes].type, sizeof out->by_type[0].type, "%s",
+                 PQgetvalue(r, i, 1));
+        out->by_type[out->ntypes++].count = i64(r, i, 2);
     }
     PQclear(r);
     r = pg_query(c,

@@ -332,9 +332,18 @@ void ops_waterfall_print(FILE *f, const ops_trace_t *t, const ops_waterfall_t *w
     const ops_waterfall_style_t *st = style ? style : &plain;
     heading(f, t, wf, st);
     size_t cap = (size_t)wf->bar_w * 2 + 1;
-    char *labels = malloc(cap), *ticks = malloc(cap), *cells = malloc(cap);
+    char *labels = malloc(cap), *ticks = malloc(cap);
     buf_t b = BUF_INIT;
-    if (!labels || !ticks || !cells) goto done;
+    /* runs of each glyph (span, outbox, broker) and of spaces, bar_w long, made once */
+    char *runs[4] = {NULL, NULL, NULL, NULL};
+    size_t glen[4];
+    for (int k = 0; k < 4; k++) {
+        const char *gl = k == 3 ? " " : glyph(k == 1 ? OPS_HOP_OUTBOX : k == 2 ? OPS_HOP_BROKER : OPS_HOP_NONE, st->utf8);
+        glen[k] = strlen(gl);
+        if ((runs[k] = malloc(glen[k] * (size_t)wf->bar_w + 1)))
+            for (int c = 0; c < wf->bar_w; c++) memcpy(runs[k] + (size_t)c * glen[k], gl, glen[k]);
+    }
+    if (!labels || !ticks || !runs[0] || !runs[1] || !runs[2] || !runs[3]) goto done;
     ops_waterfall_ruler(wf, labels, ticks, cap);
     /* the headings share their line with the ruler's labels */
     buf_printf(&b, "%*s ", wf->marks_w, "");
@@ -370,21 +379,23 @@ void ops_waterfall_print(FILE *f, const ops_trace_t *t, const ops_waterfall_t *w
         ops_fmt_us(s->dur_us, d, sizeof d);
         cell(&b, d, wf->dur_w, true);
         buf_putc(&b, ' ');
-        ops_waterfall_cells(wf, row, cells, cap);
-        char prev = ' ';
-        for (int c = 0; c < wf->bar_w; c++) {
-            char ch = cells[c];
-            if (st->color && ch != prev) {
-                if (prev != ' ') buf_puts(&b, "\033[0m");
-                if (ch == '#') buf_printf(&b, "\033[%sm", palette[row->service % NPALETTE]);
-                else if (ch != ' ') buf_puts(&b, "\033[2m");
-            }
-            prev = ch;
-            buf_puts(&b, ch == ' ' ? " " : glyph(ch == 'o' ? OPS_HOP_OUTBOX : ch == 'b' ? OPS_HOP_BROKER
-                                                                                     : OPS_HOP_NONE,
-                                                  st->utf8));
+        /* the bar, segment by segment (a hop's segment comes first and ends where the span
+           starts), each a run of one glyph copied from the prepared runs */
+        int col = 0;
+        for (int k = 0; k < row->nseg; k++) {
+            const ops_waterfall_seg_t *g = &row->seg[k];
+            if (g->col > col) buf_append(&b, runs[3], (size_t)(g->col - col));
+            int kind = g->hop == OPS_HOP_OUTBOX ? 1 : g->hop == OPS_HOP_BROKER ? 2 : 0;
+            if (st->color && kind == 0)
+                buf_printf(&b, "\033[%sm", palette[row->service % NPALETTE]);
+            else if (st->color)
+                buf_puts(&b, "\033[2m");
+            buf_append(&b, runs[kind], (size_t)g->len * glen[kind]);
+            if (st->color) buf_puts(&b, "\033[0m");
+            col = g->col + g->len;
         }
-        if (st->color && prev != ' ') buf_puts(&b, "\033[0m");
+        if (wf->note_w && s->hop != OPS_HOP_NONE && col < wf->bar_w) /* align the notes */
+            buf_append(&b, runs[3], (size_t)(wf->bar_w - col));
         if (wf->note_w && s->hop != OPS_HOP_NONE) {
             char note[64];
             ops_waterfall_note(t, row, note, sizeof note);
@@ -414,7 +425,7 @@ done:
     buf_free(&b);
     free(labels);
     free(ticks);
-    free(cells);
+    for (int k = 0; k < 4; k++) free(runs[k]);
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------ */

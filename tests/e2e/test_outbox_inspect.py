@@ -119,6 +119,7 @@ def test_bad_ids_and_options(env, oi):
                          (["prune"], "needs --older-than"),
                          (["prune", "--older-than", "7x"], "--older-than: '7x' is not a duration"),
                          (["prune", "--older-than", "-1d"], "is not a duration"),
+                         (["prune", "--older-than", "99999999999d"], "is longer than 36500d"),
                          (["replay"], "needs --dead or --from"),
                          (["replay", "--from", "abc"], "--from"),
                          (["replay", "--from", "0"], "--from"),

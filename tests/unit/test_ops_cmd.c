@@ -204,6 +204,12 @@ static void test_int_and_duration(void **state)
     assert_int_equal(ops_cmd_duration(&c, "7x", "--older-than", &v), OPS_USAGE);
     assert_non_null(strstr(c.err.msg, "--older-than: '7x' is not a duration"));
     assert_int_equal(ops_cmd_duration(&c, "-1h", "--older-than", &v), OPS_USAGE);
+    /* the bound: 36500 days, so µs and now() minus it stay in range */
+    assert_int_equal(ops_cmd_duration(&c, "36500d", "--older-than", &v), OPS_OK);
+    assert_int_equal(v, OPS_CMD_MAX_DURATION_MS);
+    assert_int_equal(ops_cmd_duration(&c, "36501d", "--older-than", &v), OPS_USAGE);
+    assert_non_null(strstr(c.err.msg, "--older-than: '36501d' is longer than 36500d"));
+    assert_int_equal(ops_cmd_duration(&c, "99999999999d", "--lookback", &v), OPS_USAGE);
 }
 
 int main(void)

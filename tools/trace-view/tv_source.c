@@ -176,8 +176,18 @@ ops_status_t tv_source_load(ops_cmd_t *c, tv_traces_t *out)
     memset(out, 0, sizeof *out);
     bool file = ops_cmd_has(c, "file"), last = ops_cmd_has(c, "last");
     bool slowest = ops_cmd_has(c, "slowest"), id = c->npos == 1;
-    if (file + last + slowest + id != 1)
-        return ops_cmd_usage(c, "give one of TRACE_ID, --file PATH, --last [N], --slowest");
+    if (file + last + slowest + id != 1) {
+        /* name what was given: `--last 99999999999` reads the number as a trace id */
+        char got[160] = "";
+        if (id) snprintf(got, sizeof got, ", TRACE_ID '%.40s'", c->pos[0]);
+        if (file) strncat(got, ", --file", sizeof got - strlen(got) - 1);
+        if (last) strncat(got, ", --last", sizeof got - strlen(got) - 1);
+        if (slowest) strncat(got, ", --slowest", sizeof got - strlen(got) - 1);
+        return ops_cmd_usage(c, "give one of TRACE_ID, --file PATH, --last [N], --slowest (%s%s)",
+                             *got ? "given: " : "none given", *got ? got + 2 : "");
+    }
+    if (file && !*ops_cmd_get(c, "file"))
+        return ops_cmd_usage(c, "--file: an empty path (- for standard input)");
     if (ops_cmd_has(c, "service") && !last && !slowest)
         return ops_cmd_usage(c, "--service goes with --last or --slowest");
     if ((ops_cmd_has(c, "lookback")) && !last && !slowest)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "ops_table.h"
 #include "ops_waterfall.h"
 #include "tv.h"
@@ -21,9 +22,9 @@ static ops_status_t duration_us(ops_cmd_t *c, const char *text, const char *what
         return OPS_OK;
     }
     int64_t ms;
-    if (l == 0 || ops_cmd_duration(c, text, what, &ms)) {
+    if (l == 0 || cfg_parse_duration(text, &ms) < 0)
         return ops_cmd_usage(c, "%s: '%.40s' is not a duration (500us, 2ms, 1s)", what, text);
-    }
+    if (ops_cmd_duration(c, text, what, &ms)) return OPS_USAGE; /* too long for µs */
     *us = ms * 1000;
     return OPS_OK;
 }
