@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
 #include "cli_verbs.h"
 #include "log.h"
+#include "ops_cmd.h"
 #include "ops_table.h"
 #include "ops_waterfall.h"
 #include "trace.h"
@@ -203,8 +203,10 @@ ops_status_t cli_task_id(cli_ctx_t *c, const char *text, int64_t *id)
 
 ops_status_t cli_duration(cli_ctx_t *c, const char *text, const char *what, int64_t *ms)
 {
-    if (cfg_parse_duration(text, ms) < 0)
+    int rc = ops_cmd_parse_duration(text, ms); /* the tools' rule: at most 36500d */
+    if (rc == -1)
         return cli_usage(c, "%s: '%.40s' is not a duration (250ms, 15s, 10m, 2h, 1d)", what, text);
+    if (rc == -2) return cli_usage(c, "%s: '%.40s' is longer than 36500d", what, text);
     return OPS_OK;
 }
 

@@ -264,6 +264,26 @@ static void lag_dtor(ui_job_t *j)
     free(((lag_job_t *)j)->lag);
 }
 
+/* The lag line's order: the groups reading a tailed topic first (notification-service on
+ * task-events: what this view is about), then the others, each part by lag, largest first;
+ * the line is cut at the terminal's width, so what matters comes first. */
+static bool on_tailed_topic(const topics_t *s, const ops_group_lag_t *g)
+{
+    for (int i = 0; i < s->ntails; i++)
+        if (s->tails[i] && !strcmp(s->tails[i]->topic, g->topic)) return true;
+    return false;
+}
+
+static int lag_cmp(const void *a, const void *b, void *view)
+{
+    const ops_group_lag_t *x = a, *y = b;
+    bool tx = on_tailed_topic(view, x), ty = on_tailed_topic(view, y);
+    if (tx != ty) return tx ? -1 : 1;
+    if (x->lag != y->lag) return x->lag > y->lag ? -1 : 1;
+    int c = strcmp(x->group, y->group);
+    return c ? c : strcmp(x->topic, y->topic);
+}
+
 static void lag_done(ui_job_t *j, ui_t *ui)
 {
     lag_job_t *l = (lag_job_t *)j;
@@ -282,6 +302,7 @@ static void lag_done(ui_job_t *j, ui_t *ui)
     s->lag = l->lag;
     s->nlag = l->nlag;
     l->lag = NULL;
+    qsort_r(s->lag, s->nlag, sizeof *s->lag, lag_cmp, s);
 }
 
 /* ---- the list -------------------------------------------------------------------------------- */

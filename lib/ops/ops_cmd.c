@@ -54,14 +54,20 @@ ops_status_t ops_cmd_int(ops_cmd_t *c, const char *text, const char *what, int64
     return OPS_OK;
 }
 
+int ops_cmd_parse_duration(const char *text, int64_t *ms)
+{
+    if (!text || cfg_parse_duration(text, ms) < 0) return -1;
+    /* the callers turn it into µs or subtract it from now(): a bound keeps both in range */
+    return *ms > OPS_CMD_MAX_DURATION_MS ? -2 : 0;
+}
+
 ops_status_t ops_cmd_duration(ops_cmd_t *c, const char *text, const char *what, int64_t *ms)
 {
-    if (!text || cfg_parse_duration(text, ms) < 0)
+    int rc = ops_cmd_parse_duration(text, ms);
+    if (rc == -1)
         return ops_cmd_usage(c, "%s: '%.40s' is not a duration (250ms, 15s, 10m, 2h, 7d)", what,
                              text ? text : "");
-    /* the callers turn it into µs or subtract it from now(): a bound keeps both in range */
-    if (*ms > OPS_CMD_MAX_DURATION_MS)
-        return ops_cmd_usage(c, "%s: '%.40s' is longer than 36500d", what, text);
+    if (rc == -2) return ops_cmd_usage(c, "%s: '%.40s' is longer than 36500d", what, text);
     return OPS_OK;
 }
 

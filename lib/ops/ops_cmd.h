@@ -103,6 +103,10 @@ ops_status_t ops_cmd_int(ops_cmd_t *c, const char *text, const char *what, int64
  * at most OPS_CMD_MAX_DURATION_MS; otherwise a usage error naming what. */
 ops_status_t ops_cmd_duration(ops_cmd_t *c, const char *text, const char *what, int64_t *ms);
 
+/* The same rule without a command line: 0; -1 when text (or NULL) is not a duration; -2 when
+ * it is longer than OPS_CMD_MAX_DURATION_MS. todo-console's own parser (console/cli.c) uses it. */
+int ops_cmd_parse_duration(const char *text, int64_t *ms);
+
 /* Prints j as one line of JSON on c->out. */
 void ops_cmd_print_json(ops_cmd_t *c, const cJSON *j);
 

@@ -161,6 +161,9 @@ def test_tasks_list_filters_and_pages(env, user):
     (["outbox", "show", "0"], 2, "outbox row id"),
     (["topics", "tail", "task-events", "-n", "0"], 2, "-n"),
     (["topics", "tail", "task-events", "--since", "yesterday"], 2, "--since"),
+    # a duration beyond 100 years would overflow in µs (UBSan) or reach Kafka as a negative time
+    (["topics", "tail", "task-events", "--since", "99999999999d"], 2, "longer than 36500d"),
+    (["traces", "show", "--slowest", "--lookback", "99999999999d"], 2, "longer than 36500d"),
     (["traces", "show"], 2, "TRACE_ID or --slowest"),
     (["traces", "show", "not-hex!"], 2, "trace id"),
     (["completion", "zsh"], 2, "bash"),

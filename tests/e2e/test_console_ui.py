@@ -203,7 +203,8 @@ def test_every_view(env, user):
         wait viewed
         save tasks
         keys 2
-        wait notification-service on task-events
+        wait · following ·
+        wait-not lag: asking
         save topics
         keys 3
         wait relays
@@ -252,7 +253,8 @@ def test_topics_filter_pause_and_raw(env, user):
         ids.append(r.json()["id"])
     _, s = ui.headless(f"""
         keys 2
-        wait notification-service on task-events
+        wait · following ·
+        wait-not lag: asking
         keys :topic task-events -500<Enter>
         wait received
         keys /key:{ids[1]}<Enter>
@@ -427,7 +429,8 @@ def test_outage_demo_read_from_the_screen(env, user):
             wait backlog 0
             save drained
             keys 2
-            wait notification-service on task-events
+            wait · following ·
+            wait-not lag: asking
             keys /{tag}<Enter>
             wait 3 of
             save topics

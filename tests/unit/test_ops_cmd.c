@@ -210,6 +210,12 @@ static void test_int_and_duration(void **state)
     assert_int_equal(ops_cmd_duration(&c, "36501d", "--older-than", &v), OPS_USAGE);
     assert_non_null(strstr(c.err.msg, "--older-than: '36501d' is longer than 36500d"));
     assert_int_equal(ops_cmd_duration(&c, "99999999999d", "--lookback", &v), OPS_USAGE);
+    /* the rule apart, as todo-console's parser takes it */
+    assert_int_equal(ops_cmd_parse_duration("36500d", &v), 0);
+    assert_int_equal(ops_cmd_parse_duration("36501d", &v), -2);
+    assert_int_equal(ops_cmd_parse_duration("99999999999d", &v), -2);
+    assert_int_equal(ops_cmd_parse_duration("7x", &v), -1);
+    assert_int_equal(ops_cmd_parse_duration(NULL, &v), -1);
 }
 
 int main(void)
