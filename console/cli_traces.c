@@ -148,6 +148,7 @@ ops_status_t cli_traces_show(cli_ctx_t *c)
     if (slowest) {
         ops_jaeger_query_t q;
         if (query_of(c, &q, 50) != OPS_OK) {
+            cJSON_Delete(compared);
             ops_jaeger_free(jq);
             return OPS_USAGE;
         }
