@@ -95,6 +95,12 @@ def render(rows, started, finished, names, total_s):
     return "\n".join(out) + "\n", missed
 
 
+def interrupted(signum, frame):
+    """SIGTERM as Ctrl-C: the scenarios' `finally` blocks run (a SIGSTOPped part is resumed,
+    changed settings restored) instead of the process just ending."""
+    raise KeyboardInterrupt
+
+
 def main():
     names_given = os.environ.get("CHAOS_SCENARIOS", "").replace(",", " ").split()
     known = [s[0] for s in SCENARIOS]
@@ -115,8 +121,7 @@ def main():
     out = pathlib.Path(os.environ.get("CHAOS_REPORT") or
                        (ROOT / "RELIABILITY.md" if full else RUN / "chaos" / "RELIABILITY.md"))
 
-    # SIGTERM runs the `finally` blocks (a SIGSTOPped part is resumed, the stack restored)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted)
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.monotonic()
     print(f"chaos: {len(chosen)} scenario(s): {' '.join(s[0] for s in chosen)}", flush=True)
@@ -129,7 +134,7 @@ def main():
     rows = []
     for name, title, fn, _ in chosen:
         title = title.format(**ctx.knobs())
-        print(f"\n== {name}: {title}", flush=True)
+        print(f"\n== {title} ({name})", flush=True)
         load0, t0 = load_average(), time.monotonic()
         try:
             figs = fn(ctx)

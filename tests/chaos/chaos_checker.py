@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 
+import grpc
 import psycopg2
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -240,8 +241,9 @@ def outbox_backlog(env):
 
 class Poller:
     """Runs PROBE (a function that raises or returns False when the dependency does not
-    answer) every INTERVAL seconds on a thread; records (time, ok) transitions. down_up()
-    gives the first failure and the first success after it."""
+    answer) every INTERVAL seconds on a thread; records (time, result) samples (an exception
+    is False). down_up() gives the first failure and the first success after it; a probe
+    that returns numbers is a sampler (values())."""
 
     def __init__(self, probe, interval=0.05):
         self.probe, self.interval = probe, interval
@@ -254,10 +256,10 @@ class Poller:
         while not self._stop.is_set():
             t = time.time()
             try:
-                ok = bool(self.probe())
+                v = self.probe()
             except Exception:
-                ok = False
-            self.samples.append((t, ok))
+                v = False
+            self.samples.append((t, v))
             self._stop.wait(self.interval)
 
     def down_up(self):
@@ -270,6 +272,9 @@ class Poller:
                 up = t
                 break
         return down, up
+
+    def values(self):
+        return [v for _, v in list(self.samples) if not isinstance(v, bool)]
 
     def stop(self):
         self._stop.set()
@@ -290,3 +295,23 @@ def pg_probe(url):
 
 def http_ready_probe(base):
     return lambda: requests.get(base + "/ready", timeout=1).status_code == 200
+
+
+def grpc_health_probe(addr):
+    """grpc.health.v1.Health/Check on a new channel each time (grpcio; a reused channel would
+    add its own reconnect backoff to what is measured). The request {service: ""} is empty
+    on the wire; SERVING is b"\x08\x01"."""
+    def probe():
+        ch = grpc.insecure_channel(addr)
+        try:
+            call = ch.unary_unary("/grpc.health.v1.Health/Check",
+                                  request_serializer=lambda x: x,
+                                  response_deserializer=lambda b: b)
+            return call(b"", timeout=1) == b"\x08\x01"
+        finally:
+            ch.close()
+    return probe
+
+
+def all_of(*probes):
+    return lambda: all(p() for p in probes)

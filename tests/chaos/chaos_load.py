@@ -47,11 +47,13 @@ def new_accounts(env, n):
 
 
 class Result:
-    __slots__ = ("op", "due", "start", "end", "status", "task", "version", "source", "error")
+    __slots__ = ("op", "due", "start", "end", "status", "code", "task", "version", "source",
+                 "error")
 
     def __init__(self, op, due, start):
         self.op, self.due, self.start = op, due, start
-        self.end = self.status = self.task = self.version = self.source = self.error = None
+        self.end = self.status = self.code = self.task = self.version = self.source = None
+        self.error = None
 
     @property
     def ok(self):
@@ -183,6 +185,11 @@ class Load:
             a = s.get(url, params={"limit": 20}, headers=h, timeout=REQUEST_TIMEOUT)
             r.source = a.headers.get("X-Read-Source")
         r.status = a.status_code
+        if not r.ok:
+            try:
+                r.code = a.json()["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                r.code = None
         if r.ok and r.op in ("create", "patch", "complete"):
             body = a.json()
             r.task, r.version = int(body["id"]), int(body["version"])
@@ -221,6 +228,16 @@ class Load:
     def writes(self):
         return [r for r in list(self.results) if r.op != "read"]
 
+    def recovered(self, since, quiet=2.0):
+        """True once every request that started in the last QUIET seconds (and after SINCE)
+        succeeded, and there were some."""
+        now = time.time()
+        recent = [r for r in list(self.results) if r.start >= max(since, now - quiet - 1.0)]
+        if not recent or any(not r.ok for r in recent):
+            return False
+        bad = [r for r in list(self.results) if not r.ok]
+        return now - max([r.end for r in bad] + [since]) >= quiet
+
     def achieved_rate(self):
         if not self.results:
             return 0.0
@@ -241,7 +258,8 @@ def describe_failures(results, limit=4):
     """'N× 503, M× ReadTimeout' — what the failed requests got."""
     counts = {}
     for r in results:
-        key = str(r.status) if r.status is not None else (r.error or "no answer")
+        key = (f"{r.status} {r.code}" if r.code else str(r.status)) if r.status is not None \
+            else (r.error or "no answer")
         counts[key] = counts.get(key, 0) + 1
     parts = [f"{n}× {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])]
     return ", ".join(parts[:limit]) if parts else "none"

@@ -18,9 +18,9 @@ import uuid
 import psycopg2
 import requests
 
-from chaos_checker import (EventLog, Expected, Poller, acked_in_database, create_topic,
-                           delete_topic, end_offsets, http_ready_probe, outbox_backlog,
-                           pg_probe, produce, query, verdict)
+from chaos_checker import (EventLog, Expected, Poller, acked_in_database, all_of, create_topic,
+                           delete_topic, end_offsets, grpc_health_probe, http_ready_probe,
+                           outbox_backlog, pg_probe, produce, query, verdict)
 from chaos_load import Load, describe_failures, new_accounts, percentile
 from chaos_stack import (LOGS, RUN, SANITIZER, Process, bin_dir, ensure_services, free_port,
                          part_pid, pause, restart_service, resume, rss_mb, service_env, stack,
@@ -85,7 +85,8 @@ KNOBS = {
     "CHAOS_FREEZE_SECONDS": (20, "seconds the second relay stays SIGSTOPped"),
     "CHAOS_NOTIFY_EVENTS": (5000, "events queued for notification-service"),
     "CHAOS_NOTIFY_KILL_EVERY": (5.0, "seconds between notification-service SIGKILLs"),
-    "CHAOS_NOTIFY_MAX_KILLS": (6, "SIGKILLs of notification-service at most"),
+    "CHAOS_NOTIFY_MAX_KILLS": (4, "SIGKILLs of notification-service at most"),
+    "CHAOS_NOTIFY_BATCH": (1, "NOTIFY_BATCH_MAX of the killed instance (small: a slow drain)"),
     "CHAOS_REDIS_HANG": (10, "seconds Redis stays SIGSTOPped"),
     "CHAOS_SOAK_SECONDS": (600, "length of the soak"),
 }
@@ -122,22 +123,21 @@ def kafka_stop(ctx):
     env, outage = ctx.env, ctx.get("CHAOS_KAFKA_OUTAGE")
     log = EventLog(env)
     load = Load(env, new_accounts(env, 4), 100, WRITES)
-    peak = 0
+    backlog = Poller(lambda: outbox_backlog(env), interval=0.5)  # read from PostgreSQL
     try:
         hold(10)
         t_stop = time.time()
         stack("stop", "kafka")
         try:
-            end = time.time() + outage
-            while time.time() < end:  # the backlog, read from PostgreSQL once a second
-                peak = max(peak, outbox_backlog(env))
-                hold(max(0.0, min(1.0, end - time.time())))
+            hold(outage)
         finally:
             stack("start", "kafka")
         t_back = time.time()
         hold(10)
     finally:
         load.stop()
+        backlog.stop()
+    peak = max(backlog.values() or [0])
     try:
         v, figs = event_figures(log, load)
         during = [e for e in load.expected if t_stop <= e.acked <= t_back]
@@ -412,7 +412,7 @@ def notify_kill(ctx):
         port = free_port()
         inst = Process(f"notify-{tag}", [str(bin_dir() / "notification-service")],
                        service_env(env, "notify", NOTIFY_TOPIC=topic, NOTIFY_DATABASE_URL=url,
-                                   NOTIFY_GROUP=f"chaos-{tag}", NOTIFY_BATCH_MAX=20,
+                                   NOTIFY_GROUP=f"chaos-{tag}", NOTIFY_BATCH_MAX=ctx.get("CHAOS_NOTIFY_BATCH"),
                                    NOTIFY_HTTP_LISTEN=f"127.0.0.1:{port}"))
         base_url = f"http://127.0.0.1:{port}"
 
@@ -426,22 +426,34 @@ def notify_kill(ctx):
         t0 = time.time()
         next_kill = t0 + every
         kills = kills_mid = 0
-        while recorded() < n and kills < max_kills:
+        got = got_at_start = 0           # recorded now / when this instance was started
+        last_progress, stall = t0, 0.0   # the longest time with events left and none recorded
+
+        def step():
+            nonlocal got, last_progress, stall
+            now_got = recorded()
+            if now_got > got:
+                last_progress = time.time()
+            got = now_got
+            stall = max(stall, time.time() - last_progress)
+            return got >= n
+
+        while not step() and kills < max_kills:
             try:
                 dups_now = scrape(base_url, "notify_duplicates_total")
             except requests.RequestException:
                 pass  # starting, or stopped in its round: the last value stands
             if time.time() >= next_kill:
-                got = recorded()
                 inst.kill()
                 kills += 1
-                kills_mid += 0 < got < n
+                kills_mid += got > got_at_start  # it was recording when it died
                 dups_done += dups_now
                 dups_now = 0.0
+                got_at_start = got
                 inst.start()
                 next_kill += every
             time.sleep(0.1)
-        wait_until("every event recorded", lambda: recorded() >= n, timeout=240, interval=0.2)
+        wait_until("every event recorded", step, timeout=240, interval=0.1)
         drained = time.time() - t0
         dups_now = scrape(base_url, "notify_duplicates_total")
         notes = query(url, "SELECT count(*), count(DISTINCT event_id) FROM notifications "
@@ -457,9 +469,11 @@ def notify_kill(ctx):
                    and distinct == n),
             report("duplicates suppressed (the service's notify_duplicates_total, summed "
                    "over its lives)", dups_done + dups_now, fmt="{:.0f}"),
-            Figure("SIGKILLs with events still queued", f"{kills_mid} (of {kills})",
+            Figure("SIGKILLs while it was recording (events left)", f"{kills_mid} (of {kills})",
                    "≥ 1 (else the run proved nothing)", kills_mid >= 1),
             report("time until every event was recorded", drained, " s"),
+            report("longest time with events left and none recorded (a restarted instance "
+                   "gets the partitions once the killed ones have left the group)", stall, " s"),
         ]
     finally:
         if inst:
@@ -473,6 +487,50 @@ def notify_kill(ctx):
 
 # ---- PostgreSQL, Redis, auth-service ---------------------------------------------------------------
 
+RECOVERY_LIMIT = 30       # s: after a dependency is back, requests must work again by then
+
+
+def returned(poll, restarted):
+    """When the dependency answered again: the first good probe after the first failed one;
+    if no probe failed (an outage shorter than the probe's interval), the first good probe
+    after the restart command returned (RESTARTED)."""
+    down, up = poll.down_up()
+    if up or down:
+        return up
+    return next((t for t, ok in list(poll.samples) if ok and t >= restarted), None)
+
+
+def after_return(load, poll, restarted):
+    """Keeps the load on until requests succeed again for 2 s after the dependency's return
+    (seen by POLL), at most RECOVERY_LIMIT s, then 3 s more. Returns the time it answered
+    again (None: never, within the limit)."""
+    up = None
+    try:
+        up = wait_until("the dependency to answer again", lambda: returned(poll, restarted),
+                        timeout=RECOVERY_LIMIT, interval=0.05)
+        wait_until("requests to succeed again", lambda: load.recovered(up),
+                   timeout=RECOVERY_LIMIT, interval=0.1)
+    except TimeoutError:
+        pass
+    hold(3)
+    return up
+
+
+def outage_figures(load, poll, up, ops, what):
+    """Error window, failures and recovery of a restart: the window runs from the first
+    failed request to the last; recovery from the dependency's return (POLL) to the end of
+    the last failed request."""
+    down, _ = poll.down_up()
+    bad = load.failed(ops)
+    window = (max(r.end for r in bad) - min(r.start for r in bad)) if bad else 0.0
+    recovery = (max(0.0, max(r.end for r in bad) - up) if bad else 0.0) if up else None
+    if up and bad and not load.recovered(up):
+        recovery = None
+    away = f"{what} away {up - down:.1f} s by an independent probe" if down and up else \
+        f"{what}'s outage not seen by the probe"
+    return bad, window, recovery, away
+
+
 def postgres_restart(ctx):
     """PostgreSQL restarted (fast shutdown, start) under 100 writes/s and 20 reads/s."""
     env = ctx.env
@@ -482,27 +540,21 @@ def postgres_restart(ctx):
     try:
         hold(5)
         stack("restart", "postgres")
-        hold(10)
+        up = after_return(load, poll, time.time())
     finally:
         load.stop()
         poll.stop()
     try:
-        down, up = poll.down_up()
-        bad = load.failed(("create", "patch", "complete"))
-        window = (max(r.end for r in bad) - min(r.start for r in bad)) if bad else 0.0
-        recovery = None
-        if up is not None:
-            recovery = max(0.0, max(r.end for r in bad) - up) if bad else 0.0
+        bad, window, recovery, away = outage_figures(load, poll, up, ("create", "patch", "complete"),
+                                                     "PostgreSQL")
         v, figs = event_figures(log, load)
         lost = acked_in_database(env, load.acked)
-        out = down and up and f"PostgreSQL away {up - down:.1f} s (independent probe)"
         return [
             report(f"error window: first to last failed write ({len(bad)} failed: "
-                   f"{describe_failures(bad)}; {out or 'outage not seen by the probe'})",
-                   window, " s"),
+                   f"{describe_failures(bad)}; {away})", window, " s", "{:.2f}"),
             at_most(f"acknowledged writes lost (of {len(load.writes()) - len(bad)})", lost, 0),
-            at_most("recovery: last failed write after PostgreSQL answered again", recovery, 1.0,
-                    " s", "{:.2f}"),
+            at_most("recovery: end of the last failed write after PostgreSQL answered again",
+                    recovery, 1.0, " s", "{:.2f}"),
         ] + figs[:2]
     finally:
         log.stop()
@@ -551,30 +603,23 @@ def auth_restart(ctx):
     try:
         accts = new_accounts(env, 4)
         load = Load(env, accts, 100, {"read": 6, "create": 2, "patch": 2})
-        poll = Poller(http_ready_probe(env["AUTH_HTTP_URL"]))
+        poll = Poller(all_of(http_ready_probe(env["AUTH_HTTP_URL"]),
+                             grpc_health_probe(env["AUTH_GRPC_ADDR"])))
         try:
             hold(5)
             stack("restart", "auth")
-            hold(8)
+            up = after_return(load, poll, time.time())
         finally:
             load.stop()
             poll.stop()
-        down, up = poll.down_up()
-        bad = load.failed()
-        unavailable = [r for r in bad if r.status == 503]
+        bad, window, recovery, away = outage_figures(load, poll, up, None, "auth-service")
         other = [r for r in bad if r.status != 503]
-        window = (max(r.end for r in unavailable) - min(r.start for r in unavailable)) \
-            if unavailable else 0.0
-        recovery = None
-        if up is not None:
-            recovery = max(0.0, max(r.end for r in bad) - up) if bad else 0.0
         return [
-            report(f"503 window ({len(unavailable)} answers 503 of {len(load.results)}; "
-                   f"auth-service not ready for "
-                   f"{'%.1f s' % (up - down) if down and up else 'an unseen moment'})",
+            report(f"503 window: first to last 503 ({len(bad) - len(other)} answers 503 of "
+                   f"{len(load.results)}; {away}, ready = /ready and gRPC health)",
                    window, " s", "{:.2f}"),
-            at_most("recovery: last failed request after auth-service was ready", recovery, 1.0,
-                    " s", "{:.2f}"),
+            at_most("recovery: end of the last failed request after auth-service was ready",
+                    recovery, 1.0, " s", "{:.2f}"),
             Figure("failures other than 503", f"{len(other)} ({describe_failures(other)})", "0",
                    not other),
         ]
@@ -657,12 +702,16 @@ def soak(ctx):
         figs_rss = []
         for p, samples in rss.items():
             vals = [(t, m) for t, m in samples if m is not None]
-            warm = [m for t, m in vals if t >= 30] or [m for _, m in vals]
             if not vals:
-                figs_rss.append(report(f"RSS growth of {p}", None))
+                figs_rss.append(report(f"RSS of {p}", None))
                 continue
-            figs_rss.append(Figure(f"RSS of {p} (ASan build): after 30 s → at the end",
-                                   f"{warm[0]:.0f} → {warm[-1]:.0f} MB ({warm[-1] - warm[0]:+.0f} MB)"))
+            warm = [(t, m) for t, m in vals if t >= 30] or vals
+            half = [m for t, m in vals if t >= seconds / 2] or [vals[-1][1]]
+            figs_rss.append(Figure(
+                f"RSS of {p} (ASan build; its quarantine holds freed memory): after "
+                f"{warm[0][0]:.0f} s → at the end; growth over the second half",
+                f"{warm[0][1]:.0f} → {warm[-1][1]:.0f} MB ({warm[-1][1] - warm[0][1]:+.0f} MB); "
+                f"{half[-1] - half[0]:+.0f} MB"))
         return [
             report(f"capacity measured first (closed loop, 16 clients, ASan builds; "
                    f"{len(probe_failed)} failed)", capacity, " requests/s"),

@@ -67,6 +67,14 @@ def part_pid(part):
         return None
 
 
+def process_state(pid):
+    """The state letter of /proc/PID/stat (R, S, D, T stopped, Z …), None when gone."""
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def running_binary(part):
     pid = part_pid(part)
     try:
@@ -95,6 +103,10 @@ def ensure_services(asan=False, settings=None):
     s = dict(settings or {})
     if asan:
         s["TODO_BIN_DIR"] = str(want)
+    for f in (RUN / "pids").glob("*.pid"):  # a part left SIGSTOPped would never be ready
+        pid = part_pid(f.stem)
+        if pid and process_state(pid) == "T":
+            os.kill(pid, signal.SIGCONT)
     stack("up", settings=s)
     for part, binary in SERVICES.items():
         if running_binary(part) != str((want / binary).resolve()) or started_with_settings(part):
