@@ -37,9 +37,10 @@ class Figure:
         self.name, self.measured, self.goal, self.ok = name, measured, goal, ok
 
 
-def at_most(name, value, limit, unit="", fmt="{:.0f}"):
-    """A figure whose goal is VALUE <= LIMIT (None: could not be measured: a miss)."""
-    shown = "not measured" if value is None else fmt.format(value) + unit
+def at_most(name, value, limit, unit="", fmt="{:.0f}", none="not measured"):
+    """A figure whose goal is VALUE <= LIMIT (None: could not be measured, shown as NONE: a
+    miss)."""
+    shown = none if value is None else fmt.format(value) + unit
     goal = ("0" if limit == 0 else f"≤ {fmt.format(limit)}{unit}")
     return Figure(name, shown, goal, value is not None and value <= limit)
 
@@ -488,6 +489,7 @@ def notify_kill(ctx):
 # ---- PostgreSQL, Redis, auth-service ---------------------------------------------------------------
 
 RECOVERY_LIMIT = 30       # s: after a dependency is back, requests must work again by then
+STILL_FAILING = f"> {RECOVERY_LIMIT} s (not back, or requests still failing, {RECOVERY_LIMIT} s on)"
 
 
 def returned(poll, restarted):
@@ -554,7 +556,7 @@ def postgres_restart(ctx):
                    f"{describe_failures(bad)}; {away})", window, " s", "{:.2f}"),
             at_most(f"acknowledged writes lost (of {len(load.writes()) - len(bad)})", lost, 0),
             at_most("recovery: end of the last failed write after PostgreSQL answered again",
-                    recovery, 1.0, " s", "{:.2f}"),
+                    recovery, 1.0, " s", "{:.2f}", STILL_FAILING),
         ] + figs[:2]
     finally:
         log.stop()
@@ -619,7 +621,7 @@ def auth_restart(ctx):
                    f"{len(load.results)}; {away}, ready = /ready and gRPC health)",
                    window, " s", "{:.2f}"),
             at_most("recovery: end of the last failed request after auth-service was ready",
-                    recovery, 1.0, " s", "{:.2f}"),
+                    recovery, 1.0, " s", "{:.2f}", STILL_FAILING),
             Figure("failures other than 503", f"{len(other)} ({describe_failures(other)})", "0",
                    not other),
         ]
