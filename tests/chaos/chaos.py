@@ -124,7 +124,8 @@ def main():
     signal.signal(signal.SIGTERM, interrupted)
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.monotonic()
-    print(f"chaos: {len(chosen)} scenario(s): {' '.join(s[0] for s in chosen)}", flush=True)
+    print(f"chaos: {len(chosen)} scenario(s): {' '.join(s[0] for s in chosen)}; "
+          "bringing the stack up (release builds)", flush=True)
     try:
         ensure_services(asan=False)
     except Exception as e:

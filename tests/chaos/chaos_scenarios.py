@@ -24,7 +24,7 @@ from chaos_checker import (EventLog, Expected, Poller, acked_in_database, all_of
 from chaos_load import Load, describe_failures, new_accounts, percentile
 from chaos_stack import (LOGS, RUN, SANITIZER, Process, bin_dir, ensure_services, free_port,
                          part_pid, pause, restart_service, resume, rss_mb, service_env, stack,
-                         wait_until)
+                         thread_count, wait_until)
 
 WRITES = {"create": 5, "patch": 4, "complete": 1}
 DRAIN_TIMEOUT = 180      # s: after a fault, every acknowledged write's event must arrive by then
@@ -159,16 +159,21 @@ def kafka_hang(ctx):
     load = Load(env, new_accounts(env, 4), 100, {**WRITES, "read": 2.5})
     probe = Poller(lambda: requests.get(env["TASKS_HTTP_URL"] + "/ready", timeout=5).status_code
                    == 200, interval=0.5)
+    tasks_pid = part_pid("tasks")
+    counts = []   # tasks-service's threads before, at the end of the hang, 10 s after
     try:
         hold(5)
+        counts.append(thread_count(tasks_pid))
         t_p = time.time()
         pause("kafka")
         try:
             hold(hang)
+            counts.append(thread_count(tasks_pid))
         finally:
             resume("kafka")
         t_c = time.time()
         hold(10)
+        counts.append(thread_count(tasks_pid))
     finally:
         load.stop()
         probe.stop()
@@ -184,7 +189,9 @@ def kafka_hang(ctx):
                         f"within 5 s (of {len(load.results)} + {len(probe.samples)})",
                         len(slow) + len(unanswered), 0)] + figs + [
             report(f"drain time after SIGCONT ({len(during)} events written during the hang)",
-                   drain, " s")]
+                   drain, " s"),
+            Figure("threads of tasks-service: before → end of the hang → 10 s after",
+                   " → ".join(str(c) for c in counts))]
     finally:
         log.stop()
 
@@ -244,21 +251,26 @@ def relay_kill(ctx):
         log = EventLog(env, CHAOS_TOPIC, start={p: 0 for p in end_offsets(env, CHAOS_TOPIC)})
         t0 = time.time()
         relays = [relay_process(env, "relay-0"), relay_process(env, "relay-1")]
-        kills = kills_mid = started = 0
-        next_kill = t0 + every
+        kills = kills_mid = 0
+        next_kill, next_check = t0 + every, t0
         deadline = t0 + 300
-        # kill until every event is in Kafka and every row marked (nothing left to re-send)
-        while (log.missing(expected) or pending_on(env, CHAOS_TOPIC)) and time.time() < deadline:
+
+        def done():  # every row marked (nothing left to re-send) and every event read back
+            return not pending_on(env, CHAOS_TOPIC) and not log.missing(expected)
+
+        while time.time() < deadline:
+            if time.time() >= next_check:
+                if done():
+                    break
+                next_check = time.time() + 0.5
             if time.time() >= next_kill:
-                if pending_on(env, CHAOS_TOPIC):
-                    kills_mid += 1
+                kills_mid += pending_on(env, CHAOS_TOPIC) > 0
                 i = kills % 2
                 relays[i].kill()
-                started += 1
                 relays[i] = relay_process(env, f"relay-{i}")
                 kills += 1
                 next_kill += every
-            time.sleep(0.05)
+            time.sleep(max(0.0, min(next_kill, next_check) - time.time()))
         drained = time.time() - t0
         for r in relays:
             r.stop()
@@ -717,7 +729,7 @@ def soak(ctx):
         return [
             report(f"capacity measured first (closed loop, 16 clients, ASan builds; "
                    f"{len(probe_failed)} failed)", capacity, " requests/s"),
-            report(f"soak rate (half), for {seconds / 60:.0f} min", load.achieved_rate(),
+            report(f"soak rate (half), for {ctx.knobs()['soak_min']}", load.achieved_rate(),
                    " requests/s"),
             at_most(f"error rate ({len(bad)} of {total}: {describe_failures(bad)})",
                     100.0 * len(bad) / max(total, 1), 0, " %", "{:.3f}"),

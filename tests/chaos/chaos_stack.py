@@ -153,7 +153,8 @@ def rss_mb(pid):
     return None
 
 
-def threads(pid):
+def thread_count(pid):
+    """Threads of process PID (None when it is gone)."""
     try:
         return len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
