@@ -21,7 +21,7 @@ pkg_cflags    = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs      = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 WARN         := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
-CPPFLAGS     += -D_GNU_SOURCE -Ilib -I$(BUILD)/gen $(call pkg_cflags,$(ALL_PKGS))
+CPPFLAGS     += -D_GNU_SOURCE -Ilib -Ilib/ops -I$(BUILD)/gen $(call pkg_cflags,$(ALL_PKGS))
 CFLAGS       += -std=c11 $(WARN) -g -pthread
 REL_FLAGS    := -O2
 ASAN_FLAGS   := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -42,8 +42,12 @@ asan_FLAGS   := $(ASAN_FLAGS)
 
 # ---- program directories ---------------------------------------------------------------
 # module.mk sets:  PROGRAMS += NAME;  NAME_SRC := …c files;  NAME_PKGS := pkg-config names;
-#                  NAME_GEN := generated .c files it needs (optional)
+#                  NAME_GEN := generated .c files it needs (optional);
+#                  NAME_LIBA := archives besides libtodo.a it links, e.g. libops.a (optional);
+#                  MAN_PAGES += NAME.1;  COMPLETIONS += NAME (prints its script: NAME completion bash)
 PROGRAMS     :=
+MAN_PAGES    :=
+COMPLETIONS  :=
 TEST_PROGRAMS :=
 GEN_SRC      :=
 GEN_HDR      :=
@@ -77,10 +81,23 @@ $(BUILD)/$(1)/libtodo.a: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC))
 endef
 $(foreach v,$(VARIANTS),$(eval $(call LIB_template,$(v))))
 
+# ---- the ops client library (lib/ops/) -------------------------------------------------
+# What todo-console, outbox-inspect and trace-view share (gateway, Kafka, outbox, read
+# model, Jaeger, trace model, health, tables); a program links it with NAME_LIBA := libops.a.
+OPS_SRC      := $(wildcard lib/ops/*.c)
+OPS_PKGS     := libcurl libcjson libpq hiredis rdkafka
+
+define OPS_template
+$(BUILD)/$(1)/libops.a: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(OPS_SRC))
+	@rm -f $$@
+	$$(call say,AR,$$@)ar rcs $$@ $$^
+endef
+$(foreach v,$(VARIANTS),$(eval $(call OPS_template,$(v))))
+
 # ---- programs (services, console, tools) -----------------------------------------------
 
 define PROGRAM_template
-$(BUILD)/$(2)/bin/$(1): $(patsubst %.c,$(BUILD)/$(2)/%.o,$($(1)_SRC) $($(1)_GEN)) $(BUILD)/$(2)/libtodo.a
+$(BUILD)/$(2)/bin/$(1): $(patsubst %.c,$(BUILD)/$(2)/%.o,$($(1)_SRC) $($(1)_GEN)) $(addprefix $(BUILD)/$(2)/,$($(1)_LIBA)) $(BUILD)/$(2)/libtodo.a
 	@mkdir -p $$(@D)
 	$$(call say,LINK,$$@)$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,$$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
 endef
@@ -99,7 +116,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_NAMES   := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 
 define UNIT_template
-$(BUILD)/$(2)/tests/unit/$(1): $(BUILD)/$(2)/tests/unit/$(1).o $(BUILD)/$(2)/libtodo.a
+$(BUILD)/$(2)/tests/unit/$(1): $(BUILD)/$(2)/tests/unit/$(1).o $(addprefix $(BUILD)/$(2)/,$($(1)_LIBA)) $(BUILD)/$(2)/libtodo.a
 	$$(call say,LINK,$$@)$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,cmocka $$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
 endef
 $(foreach t,$(UNIT_NAMES),$(foreach v,$(VARIANTS),$(eval $(call UNIT_template,$(t),$(v)))))
@@ -130,7 +147,8 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/libtodo.a
 .SECONDARY: $(GEN_SRC) $(GEN_HDR)
 
 # ---- top-level targets (CONTRACT §1) ---------------------------------------------------
-.PHONY: all build build-asan deps up down status run test test-unit test-e2e test-infra bench chaos fuzz clean
+.PHONY: all build build-asan deps up down status run test test-unit test-e2e test-infra test-compose \
+        compose-up compose-down bench chaos fuzz clean install
 
 all: build
 
@@ -159,6 +177,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-infra
 	@$(MAKE) --no-print-directory test-e2e
+	@$(MAKE) --no-print-directory test-compose
 
 # Unit tests run twice: the optimised build and the ASan+UBSan build; then every fuzz
 # target replays its committed seed corpus once (a regression check, not a fuzzing run).
@@ -187,6 +206,27 @@ test-e2e: build build-asan $(addprefix $(BUILD)/asan/bin/,$(TEST_PROGRAMS))
 test-infra: build
 	@$(PYTHON) -m pytest -q tests/infra
 
+# The whole system in Docker containers (tests/compose), when a Docker engine can run here:
+# otherwise one line says why and the suite is skipped (TODO_REQUIRE_DOCKER=1, as in CI,
+# makes that a failure). Afterwards dockerd is stopped if `make deps` started it and
+# nothing else uses it (infra/docker/engine.sh).
+test-compose:
+	@if ! out=$$(infra/docker/engine.sh start 2>&1); then \
+	     echo "compose suite skipped: $$(echo "$$out" | grep -m1 -E 'no Docker engine|needs root|no docker' || echo "$$out" | tail -1)"; \
+	     [ "$${TODO_REQUIRE_DOCKER:-0}" = 1 ] && { echo "TODO_REQUIRE_DOCKER=1: a Docker engine is required"; exit 1; }; \
+	     exit 0; \
+	 fi; \
+	 infra/docker/engine.sh lock $(PYTHON) -m pytest -q -rs -s tests/compose; st=$$?; \
+	 infra/docker/engine.sh stop-if-started; exit $$st
+
+# `docker compose up -d` with everything it needs (README "Docker Compose"); the same
+# STACK_PORT_OFFSET and port variables as the local stack.
+compose-up: deps
+	@infra/docker/compose up
+
+compose-down:
+	@infra/docker/compose down $(if $(filter 1 yes true,$(VOLUMES)),-v)
+
 bench: build $(addprefix $(BUILD)/rel/bin/,$(TEST_PROGRAMS))
 	@infra/local/stack up
 	@tests/bench/run.sh
@@ -199,6 +239,16 @@ chaos: build build-asan
 
 fuzz: $(FUZZ_BINS)
 	@tests/fuzz/run.sh $(FUZZ_BINS)
+
+# Programs, man pages and bash completion under PREFIX (DESTDIR for packaging).
+PREFIX       ?= /usr/local
+install: build
+	@install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	$(call say,INSTALL,$(PREFIX))install -m 0755 $(addprefix bin/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	@$(if $(MAN_PAGES),install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	@for p in $(COMPLETIONS); do \
+	   bin/$$p completion bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$p || exit 1; done
 
 clean:
 	rm -rf $(BUILD) bin

@@ -7,9 +7,16 @@
 #   3. Apache Kafka (broker jars from Maven Central) and Jaeger (built with Go) into the
 #      cache ${XDG_CACHE_HOME:-$HOME/.cache}/todo-system, outside the checkout, so a fresh
 #      clone on a warm machine rebuilds nothing.
-#   4. Test tools Debian lacks, built with Go into the same cache: kustomize, and a promtool
-#      with Kubernetes service discovery (Debian's is built without it). tests/infra uses
-#      them and fails, rather than skips, when they are missing.
+#   4. Test tools Debian lacks, built with Go into the same cache: kustomize (tests/infra
+#      builds infra/k8s with it and fails, rather than skips, when it is missing).
+#   5. Containers: a running Docker engine (Debian's docker.io; dockerd is started when none
+#      runs, and that is recorded so that the compose suite can stop it again) and the
+#      docker compose v2 CLI plugin (built with Go into the cache when `docker compose` is
+#      missing or older than 2.20). An engine that cannot run here is a warning, not an
+#      error: the compose suite then says so and is skipped.
+#   6. schemathesis (PyPI, the API test of tests/e2e/test_openapi.py) into a virtualenv of
+#      Debian's python3 in the same cache, every package at the version
+#      infra/schemathesis/requirements.txt pins.
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,18 +39,22 @@ DEB_PACKAGES=(
     postgresql redis-server nginx prometheus
     # Kafka and Jaeger are built from Maven Central / the Go module proxy; these run them
     openjdk-17-jre-headless maven
-    # tools and independent test clients (docker-compose and python3-yaml: tests/infra
-    # validates infra/docker-compose.yml and infra/k8s/ without a Docker engine or cluster)
-    kcat wrk hyperfine curl procps iproute2 tmux docker-compose
+    # tools and independent test clients (python3-yaml: tests/infra reads the compose file
+    # and infra/k8s/)
+    kcat wrk hyperfine curl procps iproute2 tmux
     # tests of the stack script itself: shellcheck (tests/infra) and strace (every command
     # line the script runs, checked for secrets in tests/e2e/test_stack_security.py)
     shellcheck strace
     # Every module the Python tests import, named here even when another package pulls it
     # in (python3-jwt and python3-cryptography came only as dependencies of other packages);
-    # pytest-random-order: the e2e suite runs in a random order (make test-e2e)
+    # pytest-random-order: the e2e suite runs in a random order (make test-e2e);
+    # python3-venv: the virtualenv schemathesis runs in (step 5)
     python3-pytest python3-pytest-random-order python3-requests python3-grpcio
     python3-grpc-tools python3-protobuf python3-confluent-kafka python3-psycopg2 python3-redis
-    python3-yaml python3-jwt python3-cryptography
+    python3-yaml python3-jwt python3-cryptography python3-venv
+    # containers (infra/docker/): the engine, and debootstrap for the base image where no
+    # registry serves debian:bookworm-slim
+    docker.io debootstrap
 )
 
 missing=()
@@ -51,6 +62,8 @@ declare -A have=()
 while read -r pkg state; do
     [ "$state" = "install ok installed" ] && have[$pkg]=1
 done < <(dpkg-query -W -f='${Package} ${Status}\n' "${DEB_PACKAGES[@]}" 2>/dev/null || true)
+# A machine with another Docker engine (docker-ce, …) keeps it: docker.io would conflict.
+if command -v dockerd >/dev/null && [ -z "${have[docker.io]:-}" ]; then have[docker.io]=1; fi
 for p in "${DEB_PACKAGES[@]}"; do [ -n "${have[$p]:-}" ] || missing+=("$p"); done
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -120,22 +133,61 @@ if [ ! -x "$KUSTOMIZE_BIN" ]; then
     rm -rf "$(dirname "$KUSTOMIZE_BIN")"; mv "$tmp" "$(dirname "$KUSTOMIZE_BIN")"
 fi
 
-# Prometheus' Go module carries replace directives, so `go install mod@version` refuses it:
-# the module's source comes from the module proxy (go mod download) and is built in a copy.
-# Its versions are v0.MMmm.p for Prometheus M.mm.p (3.6.0 = v0.306.0).
-PROMTOOL_BIN="$CACHE/promtool-${PROMETHEUS_VERSION}/promtool"
-if [ ! -x "$PROMTOOL_BIN" ]; then
-    say "building promtool ${PROMETHEUS_VERSION} with Go into $PROMTOOL_BIN (takes minutes the first time)"
-    IFS=. read -r p_major p_minor p_patch <<<"$PROMETHEUS_VERSION"
-    p_mod="github.com/prometheus/prometheus@v0.$((p_major * 100 + p_minor)).${p_patch}"
-    src=$(GOFLAGS="" go mod download -json "$p_mod" | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')
-    if [ -z "$src" ] || [ ! -d "$src" ]; then die "go mod download $p_mod failed"; fi
-    tmp="$(dirname "$PROMTOOL_BIN").tmp.$$"
-    rm -rf "$tmp"; mkdir -p "$tmp"
-    cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src"
-    (cd "$tmp/src" && GOFLAGS="" go build -trimpath -o "$tmp/promtool" ./cmd/promtool) \
-        || { rm -rf "$tmp"; die "go build of promtool ${PROMETHEUS_VERSION} failed"; }
-    rm -rf "$tmp/src" "$(dirname "$PROMTOOL_BIN")"; mv "$tmp" "$(dirname "$PROMTOOL_BIN")"
+# ---- 5. containers: the engine and the compose v2 plugin ----------------------------
+# infra/docker/engine.sh starts dockerd when none answers (recording that it did) and says
+# in one line when no engine can run on this machine.
+docker_note=""
+infra/docker/engine.sh start || docker_note=" (no Docker engine: the compose suite will be skipped)"
+
+# docker compose v2: Debian 12 has only v1. `go install …/cmd@VERSION` refuses the module
+# (exclude directives in its go.mod); built as the main module from its downloaded source
+# it works. The binary is cached like Jaeger and linked as a CLI plugin.
+COMPOSE_BIN="$CACHE/compose-${COMPOSE_VERSION}/docker-compose"
+PLUGIN_DIR="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+compose_ok() {   # `docker compose` is v2.20 or newer (--wait, profiles, completed_successfully)
+    local v; v=$(docker compose version --short 2>/dev/null | sed 's/^v//') || return 1
+    [ -n "$v" ] && [ "$(printf '2.20.0\n%s\n' "$v" | sort -V | head -1)" = 2.20.0 ]
+}
+if ! compose_ok; then
+    if [ ! -x "$COMPOSE_BIN" ]; then
+        say "building docker compose v${COMPOSE_VERSION} with Go into $COMPOSE_BIN (a few minutes the first time)"
+        src=$(cd / && GOFLAGS="" go mod download -json "github.com/docker/compose/v2@v${COMPOSE_VERSION}" \
+              | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')
+        [ -d "$src" ] || die "go mod download of github.com/docker/compose/v2@v${COMPOSE_VERSION} failed"
+        tmp=$(mktemp -d)
+        cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src"
+        mkdir -p "$(dirname "$COMPOSE_BIN")"
+        (cd "$tmp/src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+            -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=v${COMPOSE_VERSION}" \
+            -o "$COMPOSE_BIN.tmp" ./cmd) \
+            || { rm -rf "$tmp" "$COMPOSE_BIN.tmp"; die "go build of docker compose v${COMPOSE_VERSION} failed"; }
+        rm -rf "$tmp"
+        mv "$COMPOSE_BIN.tmp" "$COMPOSE_BIN"
+    fi
+    mkdir -p "$PLUGIN_DIR"
+    ln -sfn "$COMPOSE_BIN" "$PLUGIN_DIR/docker-compose"
+    compose_ok || die "docker compose v${COMPOSE_VERSION} is in $PLUGIN_DIR but \`docker compose version\` does not answer"
 fi
 
-say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, promtool ${PROMETHEUS_VERSION}, cache $CACHE)"
+# ---- 6. schemathesis into a virtualenv in the cache ----------------------------------
+# Debian's python3 (the one the test suite uses), not whatever python3 is first on PATH.
+# The stamp is the requirements file's checksum: a changed pin rebuilds the environment.
+grep -qxF "schemathesis==${SCHEMATHESIS_VERSION}" infra/schemathesis/requirements.txt \
+    || die "infra/schemathesis/requirements.txt does not pin schemathesis==${SCHEMATHESIS_VERSION} (versions.env)"
+ST_DIR="$CACHE/schemathesis-${SCHEMATHESIS_VERSION}"
+req_sum=$(sha256sum infra/schemathesis/requirements.txt | cut -c1-16)
+if [ ! -x "$ST_DIR/bin/schemathesis" ] || [ "$(cat "$ST_DIR/requirements.sum" 2>/dev/null)" != "$req_sum" ]; then
+    say "installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into a virtualenv in $ST_DIR"
+    # A virtualenv records its own path, so it is built where it stays; the stamp is written
+    # last, so an interrupted install has none and is redone from scratch.
+    rm -rf "$ST_DIR"
+    /usr/bin/python3 -m venv "$ST_DIR" || die "python3 -m venv failed (is python3-venv installed?)"
+    "$ST_DIR/bin/pip" install -q --disable-pip-version-check --no-deps --require-virtualenv \
+        -r infra/schemathesis/requirements.txt \
+        || { rm -rf "$ST_DIR"; die "pip could not install schemathesis ${SCHEMATHESIS_VERSION}"; }
+    "$ST_DIR/bin/pip" check -q --disable-pip-version-check >/dev/null \
+        || { rm -rf "$ST_DIR"; die "infra/schemathesis/requirements.txt is not a complete, consistent set"; }
+    echo "$req_sum" >"$ST_DIR/requirements.sum"
+fi
+
+say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"

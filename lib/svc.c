@@ -301,6 +301,15 @@ int svc_auth_open(svc_t *s, char *err, size_t errlen)
     return authclient_new(&ac, &s->auth, err, errlen);
 }
 
+bool svc_authenticate(svc_t *s, http_req *req, authclient_user_t *user)
+{
+    if (!atomic_load(&s->schema_ready)) {
+        http_error(req, 503, "not_ready", "the service is starting; try again shortly");
+        return false;
+    }
+    return authclient_authenticate(s->auth, req, user);
+}
+
 int svc_migrate_now(svc_t *s, char *err, size_t errlen)
 {
     pg_err e;

@@ -146,6 +146,11 @@ int svc_pg_open(svc_t *s, unsigned size, char *err, size_t errlen);
  * lower case). svc_main frees it after the run function returns. 0 or -1 with err. */
 int svc_auth_open(svc_t *s, char *err, size_t errlen);
 
+/* The bearer step of a protected route of a service with a database: 503 "not_ready" until
+ * the migrations are applied, then authclient_authenticate (401/503 answered there). True
+ * when the request may go on, with *user filled. */
+bool svc_authenticate(svc_t *s, http_req *req, authclient_user_t *user);
+
 /* Applies the migrations, retrying every second while the database is unreachable (the
  * first failure is logged, not every retry). Returns 0, or -1 when asked to stop first. */
 int svc_migrate_wait(svc_t *s);

@@ -9,16 +9,6 @@
 #include "notify_app.h"
 #include "notify_store.h"
 
-/* Answers 503/401 itself and returns false when the request may not go on. */
-static bool authenticate(http_req *req, notify_app_t *app, authclient_user_t *user)
-{
-    if (!atomic_load(&app->svc->schema_ready)) {
-        http_error(req, 503, "not_ready", "the service is starting; try again shortly");
-        return false;
-    }
-    return authclient_authenticate(app->svc->auth, req, user);
-}
-
 static void store_failed(http_req *req, const pg_err *e)
 {
     log_error("database error", LOG_STR("sqlstate", e->sqlstate), LOG_STR("error", e->msg));
@@ -29,7 +19,7 @@ static void list(http_req *req, void *user)
 {
     notify_app_t *app = user;
     authclient_user_t u;
-    if (!authenticate(req, app, &u)) return;
+    if (!svc_authenticate(app->svc, req, &u)) return;
     const char *ls = http_req_query(req, "limit"), *cs = http_req_query(req, "cursor");
     int64_t limit = NOTIFY_LIMIT_DEFAULT, cursor = 0;
     if (ls && (http_parse_id(ls, &limit) < 0 || limit > NOTIFY_LIMIT_MAX)) {
@@ -54,7 +44,7 @@ static void mark_read(http_req *req, void *user)
 {
     notify_app_t *app = user;
     authclient_user_t u;
-    if (!authenticate(req, app, &u)) return;
+    if (!svc_authenticate(app->svc, req, &u)) return;
     int64_t id;
     if (http_parse_id(http_req_param(req, "id"), &id) < 0) {
         http_error(req, 400, "invalid_id", "a notification id is a positive integer");

@@ -21,16 +21,6 @@
 
 /* ==== common steps ====================================================================== */
 
-/* Answers 503/401 itself and returns false when the request may not go on. */
-static bool authenticate(http_req *req, tasks_app_t *app, authclient_user_t *user)
-{
-    if (!atomic_load(&app->svc->schema_ready)) {
-        http_error(req, 503, "not_ready", "the service is starting; try again shortly");
-        return false;
-    }
-    return authclient_authenticate(app->svc->auth, req, user);
-}
-
 static void store_failed(http_req *req, const pg_err *e)
 {
     int st = pg_err_http_status(e);
@@ -41,6 +31,15 @@ static void store_failed(http_req *req, const pg_err *e)
         http_error(req, 400, "validation_failed", "a value is out of the range the store accepts");
     else
         http_error(req, 500, "internal", "internal error");
+}
+
+/* A change that failed: store_failed's answer, and when the COMMIT's outcome is unknown
+ * (the change may have been made) the user's read model projection is invalidated, since no
+ * update of it will come (tasks_readmodel.h, rule 4). */
+static void change_failed(http_req *req, tasks_app_t *app, int64_t user_id, const pg_err *e)
+{
+    if (app->rm && pg_err_is(e, PG_SQLSTATE_COMMIT_UNKNOWN)) tasks_readmodel_invalidate(app->rm, user_id);
+    store_failed(req, e);
 }
 
 static bool path_id(http_req *req, int64_t *id)
@@ -73,12 +72,12 @@ static bool read_input(http_req *req, bool create, task_input_t *in)
     return false;
 }
 
-/* A store call's outcome for one task: true when found; otherwise the answer (503/400/500
+/* A change's outcome for one task: true when found; otherwise the answer (503/400/500
  * for a database error, 404 for a task that is not the caller's or does not exist) is sent. */
-static bool store_found(http_req *req, int rc, const pg_err *e)
+static bool change_found(http_req *req, tasks_app_t *app, int64_t user_id, int rc, const pg_err *e)
 {
     if (rc < 0)
-        store_failed(req, e);
+        change_failed(req, app, user_id, e);
     else if (rc == 0)
         http_error(req, 404, "not_found", "no such task");
     return rc > 0;
@@ -123,7 +122,7 @@ static void list_tasks(http_req *req, void *user)
 {
     tasks_app_t *app = user;
     authclient_user_t u;
-    if (!authenticate(req, app, &u)) return;
+    if (!svc_authenticate(app->svc, req, &u)) return;
     task_query_t q;
     const char *code;
     char err[160];
@@ -175,13 +174,21 @@ static void create_task(http_req *req, void *user)
     tasks_app_t *app = user;
     authclient_user_t u;
     task_input_t in;
-    if (!authenticate(req, app, &u) || !read_input(req, true, &in)) return;
+    if (!svc_authenticate(app->svc, req, &u) || !read_input(req, true, &in)) return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;
     pg_err e;
-    if (tasks_store_create(app->svc->pool, u.user_id, &in, &c.ev, &t, &e) < 0) {
-        store_failed(req, &e);
+    int rc = tasks_store_create(app->svc->pool, u.user_id, app->cfg.max_tasks_per_user, &in, &c.ev,
+                                &t, &e);
+    if (rc == TASKS_STORE_LIMIT) {
+        http_errorf(req, 409, "task_limit_reached",
+                    "a user has at most %d tasks; delete some to add more",
+                    app->cfg.max_tasks_per_user);
+        return;
+    }
+    if (rc < 0) {
+        change_failed(req, app, u.user_id, &e);
         return;
     }
     committed(app, &t, false);
@@ -196,10 +203,15 @@ static void get_task(http_req *req, void *user)
     tasks_app_t *app = user;
     authclient_user_t u;
     int64_t id;
-    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id)) return;
     task_t t;
     pg_err e;
-    if (store_found(req, tasks_store_get(app->svc->pool, u.user_id, id, &t, &e), &e))
+    int rc = tasks_store_get(app->svc->pool, u.user_id, id, &t, &e);
+    if (rc < 0)
+        store_failed(req, &e);
+    else if (rc == 0)
+        http_error(req, 404, "not_found", "no such task");
+    else
         respond_task(req, 200, &t);
 }
 
@@ -209,14 +221,14 @@ static void patch_task(http_req *req, void *user)
     authclient_user_t u;
     int64_t id;
     task_input_t in;
-    if (!authenticate(req, app, &u) || !path_id(req, &id) || !read_input(req, false, &in))
+    if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id) || !read_input(req, false, &in))
         return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;
     task_event_t kind;
     pg_err e;
-    if (!store_found(req, tasks_store_update(app->svc->pool, u.user_id, id, &in, &c.ev, &t, &kind, &e), &e))
+    if (!change_found(req, app, u.user_id, tasks_store_update(app->svc->pool, u.user_id, id, &in, &c.ev, &t, &kind, &e), &e))
         return;
     committed(app, &t, false);
     respond_task(req, 200, &t);
@@ -227,13 +239,13 @@ static void complete_task(http_req *req, void *user)
     tasks_app_t *app = user;
     authclient_user_t u;
     int64_t id;
-    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id)) return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;
     int changed = 0;
     pg_err e;
-    if (!store_found(req, tasks_store_complete(app->svc->pool, u.user_id, id, &c.ev, &t, &changed, &e), &e))
+    if (!change_found(req, app, u.user_id, tasks_store_complete(app->svc->pool, u.user_id, id, &c.ev, &t, &changed, &e), &e))
         return;
     if (changed) committed(app, &t, false);
     respond_task(req, 200, &t);
@@ -244,12 +256,12 @@ static void delete_task(http_req *req, void *user)
     tasks_app_t *app = user;
     authclient_user_t u;
     int64_t id;
-    if (!authenticate(req, app, &u) || !path_id(req, &id)) return;
+    if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id)) return;
     change_ctx_t c;
     change_ctx_init(&c, req, app);
     task_t t;
     pg_err e;
-    if (!store_found(req, tasks_store_delete(app->svc->pool, u.user_id, id, &c.ev, &t, &e), &e))
+    if (!change_found(req, app, u.user_id, tasks_store_delete(app->svc->pool, u.user_id, id, &c.ev, &t, &e), &e))
         return;
     committed(app, &t, true);
     http_respond_empty(req, 204);
