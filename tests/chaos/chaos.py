@@ -52,6 +52,7 @@ def commit():
 
 
 def command(names):
+    """The command line as run: the settings given, then make chaos."""
     given = [f"{k}={os.environ[k]}" for k in ("STACK_PORT_OFFSET", "CHAOS_SCENARIOS", *KNOBS)
              if os.environ.get(k)]
     return " ".join(given + ["make chaos"])
@@ -61,7 +62,7 @@ def verdict(f):
     return "—" if f.ok is None else ("pass" if f.ok else "**MISS**")
 
 
-def render(rows, started, finished, names, total_s):
+def render(rows, started, finished, names, total_s, at):
     """RELIABILITY.md: the machine, the date, the command, one table."""
     cell = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     out = ["# Reliability: fault-injection runs (`make chaos`)", "",
@@ -74,7 +75,7 @@ def render(rows, started, finished, names, total_s):
            "  scenario in the table: 1-minute value at its start → at its end)",
            f"- Date: {started:%Y-%m-%d %H:%M}–{finished:%H:%M} UTC, {total_s / 60:.1f} min in all"
            + ("" if total_s <= BUDGET_S else f" (over the {BUDGET_S // 60}-minute budget)"),
-           f"- Command: `{command(names)}` at commit {commit()}",
+           f"- Command: `{command(names)}` at commit {at}",
            "- Builds: release (`bin/`) for every scenario but the soak (ASan+UBSan, `build/asan/bin`)",
            "", "| scenario | figure | goal | measured | result |", "|---|---|---|---|---|"]
     for (name, title, load0, load1, secs), figs in rows:
@@ -122,6 +123,7 @@ def main():
                        (ROOT / "RELIABILITY.md" if full else RUN / "chaos" / "RELIABILITY.md"))
 
     signal.signal(signal.SIGTERM, interrupted)
+    at = commit()  # what was built and run (the tree may change while the run goes on)
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.monotonic()
     print(f"chaos: {len(chosen)} scenario(s): {' '.join(s[0] for s in chosen)}; "
@@ -160,7 +162,7 @@ def main():
             print(f"chaos: past the {BUDGET_S // 60}-minute budget", flush=True)
     total = time.monotonic() - t_start
     text, missed = render(rows, started, datetime.datetime.now(datetime.timezone.utc),
-                          [s[0] for s in chosen], total)
+                          [s[0] for s in chosen], total, at)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print("\n" + text)
