@@ -56,6 +56,13 @@ static const char *const consumer_props[][2] = {
     {"partition.assignment.strategy", "cooperative-sticky"},
     /* partition EOF events are noise for a consumer; readers ask for watermarks instead */
     {"enable.partition.eof", "false"},
+    /* a member that dies without leaving (SIGKILL, a lost host) keeps its partitions until the
+     * coordinator expires its session: 10 s instead of librdkafka's 45 s, so a killed
+     * notification-service instance stalls its partitions for seconds, not a minute. Heartbeats
+     * run on librdkafka's own thread (a slow batch does not miss them); the broker's
+     * group.min.session.timeout.ms is 6 s. */
+    {"session.timeout.ms", "10000"},
+    {"heartbeat.interval.ms", "2000"},
 };
 
 /* ==== logging =========================================================================== */

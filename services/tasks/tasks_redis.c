@@ -27,6 +27,8 @@ struct tasks_redis {
     atomic_llong down_until_ms; /* breaker: skip Redis until then */
     atomic_bool recheck;        /* run on_connect again before the next use */
     atomic_bool up;
+    atomic_bool ever_failed;    /* a failure before Redis was ever up is logged once too:
+                                 * a wrong password at start must not pass in silence */
 };
 
 /* ==== commands and scripts ============================================================== */
@@ -153,12 +155,14 @@ static int conn_init(tasks_redis_t *r, tasks_redis_conn_t *s, bool fresh, char *
 }
 
 /* Returns a taken connection to the pool; with why (a broken one), it is closed first, the
- * breaker opens, and the first failure since Redis was up is logged with why and error. */
+ * breaker opens, and the first failure since Redis was up (or since start) is logged with why
+ * and error. */
 static void give_back(tasks_redis_t *r, tasks_redis_conn_t *s, const char *why,
                       const char *error)
 {
     if (why) {
-        if (atomic_load(&r->up)) log_warn(why, LOG_STR("error", error));
+        if (atomic_load(&r->up) || !atomic_exchange(&r->ever_failed, true))
+            log_warn(why, LOG_STR("error", error));
         if (s->c) redisFree(s->c);
         s->c = NULL;
         tasks_redis_breaker_open(r);
@@ -257,6 +261,7 @@ int tasks_redis_new(const tasks_redis_config_t *cfg, tasks_redis_t **out, char *
     atomic_init(&r->down_until_ms, 0);
     atomic_init(&r->recheck, false);
     atomic_init(&r->up, false);
+    atomic_init(&r->ever_failed, false);
     char why[128];
     if (redisurl_parse(cfg->url, &r->addr, why, sizeof why) < 0) {
         snprintf(err, errlen, "REDIS_URL: %s", why);

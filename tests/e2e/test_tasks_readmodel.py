@@ -284,3 +284,28 @@ def test_a_commit_whose_outcome_is_unknown_invalidates_the_user(env):
             assert api_view(r.json()["tasks"]) == pg_view(env, uid)
     finally:
         proxy.close()
+
+
+def test_a_refused_redis_password_at_start_is_logged_without_the_password(env):
+    """A tasks-service whose REDIS_URL carries a wrong password from its first start serves
+    lists from PostgreSQL and says why in its log, once (before: the warning was written only
+    when Redis went from up to down, so a Redis that was never up failed in silence). The
+    password it was given is not in the log."""
+    token, _ = new_account(env)
+    u = urllib.parse.urlsplit(env["REDIS_URL"])
+    wrong = "wrong-" + u.password[:4] + "x" * 12
+    url = f"redis://:{wrong}@{u.hostname}:{u.port}{u.path}"
+    with TasksInstance(env, "redis-wrong-password", REDIS_URL=url,
+                       TASKS_RELAY_ENABLED="false") as inst:
+        api = Api(env, token, base=inst.url)
+        api.create("served from PostgreSQL")
+        r = api.list()
+        assert r.status_code == 200 and r.headers["X-Read-Source"] == "postgres", r.headers
+
+        def warned():
+            return [json.loads(line) for line in inst.lines()
+                    if "Redis unavailable" in line]
+        wait_until("the private instance to log why Redis is unusable", warned, timeout=30)
+        assert len(warned()) == 1, warned()
+        assert "AUTH" in warned()[0].get("error", ""), warned()
+        assert wrong not in "\n".join(inst.lines())

@@ -65,6 +65,9 @@ static void test_consumer_commits_only_by_hand(void **state)
     assert_string_equal(prop(k, "enable.auto.offset.store"), "false");
     assert_string_equal(prop(k, "group.id"), "g1");
     assert_string_equal(prop(k, "auto.offset.reset"), "smallest"); /* = earliest */
+    /* a member killed without leaving gives its partitions back after 10 s, not 45 s */
+    assert_string_equal(prop(k, "session.timeout.ms"), "10000");
+    assert_string_equal(prop(k, "heartbeat.interval.ms"), "2000");
     kafka_free(k, 0, false);
 }
 
