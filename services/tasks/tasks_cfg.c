@@ -36,12 +36,12 @@ static const cfg_entry_t rows[] = {
             "deliveries Kafka rejects for good before a row becomes dead", false),
     CFG_ROW("TASKS_RELAY_RETRY_BACKOFF", CFG_DURATION, "500ms", 10, 3600000, F(relay_retry_backoff_ms),
             "first wait before a rejected row is tried again (doubles, at most 5 minutes)", false),
-    CFG_ROW("TASKS_RELAY_DELIVERY_TIMEOUT", CFG_DURATION, "5s", 1000, 600000,
+    CFG_ROW("TASKS_RELAY_DELIVERY_TIMEOUT", CFG_DURATION, "3s", 1000, 600000,
             F(relay_delivery_timeout_ms),
             "how long one message may wait for Kafka (message.timeout.ms) before the row is "
             "retried; at most TASKS_RELAY_LEASE - 3s",
             false),
-    CFG_ROW("TASKS_RELAY_LEASE", CFG_DURATION, "10s", 4000, 600000, F(relay_lease_ms),
+    CFG_ROW("TASKS_RELAY_LEASE", CFG_DURATION, "8s", 4000, 600000, F(relay_lease_ms),
             "a relay whose database session is idle this long loses its shards to the others "
             "(a frozen or cut-off relay); it stops publishing before that",
             false),

@@ -2,7 +2,7 @@
  *
  * One relay is one thread with one PostgreSQL connection (LISTEN, the shard locks, the batch
  * queries and the marks) and one idempotent Kafka producer. A round:
- *   rebalance (at most once a second): count relays, keep ceil(64/N) shard locks
+ *   rebalance (at most every TASKS_RELAY_REBALANCE_MS, 0.5 s): count relays, keep ceil(64/N) shard locks
  *   read      the pending heads of the held shards, oldest first (one row per task)
  *   produce   every row, serving delivery reports while the producer queue is full
  *   wait      until every row has its delivery report (bounded; purge on stop)
@@ -36,7 +36,6 @@
 
 /* pg_try_advisory_lock(RELAY_LOCK_CLASS, shard): ASCII "task" as an int4. */
 #define RELAY_LOCK_CLASS "1952543595"
-#define REBALANCE_MS 1000
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_MAX_ROWS 200000
 #define RECONNECT_MS 250 /* the database back: publishing again within a second */
@@ -797,7 +796,7 @@ void tasks_relay_run(tasks_relay_t *r)
                 relay_disconnect(r, PQerrorMessage(r->conn));
                 continue;
             }
-            r->next_rebalance_ms = now + REBALANCE_MS;
+            r->next_rebalance_ms = now + TASKS_RELAY_REBALANCE_MS;
             if (r->nheld > before) work_due = true; /* new shards may hold pending rows */
         }
         if (now >= next_poll) work_due = true;

@@ -50,6 +50,10 @@
 /* Kept between a message's timeout and the end of its relay's lease: room for librdkafka's
  * timeout scan (once a second) and for scheduling delays. */
 #define TASKS_RELAY_LEASE_SLACK_MS 3000
+/* How often a relay counts the relays and takes free shards: a frozen relay's shards are
+ * taken over at most this long after its lease ended (TASKS_RELAY_LEASE + this in all; issue
+ * 15 wants <= 10 s). A count of pg_stat_activity and a few lock tries: cheap. */
+#define TASKS_RELAY_REBALANCE_MS 500
 
 typedef struct tasks_relay_config {
     const char *database_url;

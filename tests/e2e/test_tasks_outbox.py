@@ -177,7 +177,7 @@ def test_two_relays_share_one_backlog(env):
 def test_a_frozen_relay_loses_its_shards_within_seconds(env):
     """Two relays share the shards; one is frozen (SIGSTOP: its process, threads and timers
     stop, and its kernel still keeps its connections open and answers TCP keepalives). Its
-    database session is a lease (TASKS_RELAY_LEASE, 10 s): the server ends it once it has been
+    database session is a lease (TASKS_RELAY_LEASE, 8 s): the server ends it once it has been
     idle that long, and the other relay takes its shards at its next rebalance, so a backlog
     written meanwhile drains whole. Before, the frozen relay kept its shards, and half of the
     tasks stopped publishing, for as long as it stayed frozen (issue 13, item 7). Once resumed,
