@@ -768,8 +768,14 @@ static int list_once(tasks_readmodel_t *rm, tasks_redis_conn_t *s, const user_ke
         freeReplyObject(r);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (r->element[i + 1]->type != REDIS_REPLY_STRING) { /* not the script's answer */
+            free(docs);
+            freeReplyObject(r);
+            return -1;
+        }
         docs[i] = r->element[i + 1]->str;
+    }
     tasks_readmodel_render_list(body, docs, n, strtoll(r->element[0]->str, NULL, 10));
     free(docs);
     freeReplyObject(r);
