@@ -92,19 +92,24 @@ static const char LUA_APPLY[] =
  * tag, q (ASCII-lowercased), scan max. Returns nil when the projection is not built in this
  * epoch; -1 when a filtered list would decode more than scan max documents (the caller reads
  * PostgreSQL: a large user's rare filter must not hold Redis for everyone); else
- * {id, json, id, json, …} for up to limit + 1 matching tasks, newest first. The title search
- * folds ASCII letters only (string.lower in the C locale), like ascii_lower() in SQL. */
+ * {next cursor ("" for none), json, json, …} for up to limit matching tasks, newest first.
+ * Documents only, not {id, json} pairs: hiredis allocates two objects per element, the
+ * largest cost of a read on the service's side; concatenating the page in Lua instead
+ * moved more CPU into Redis (Lua 5.1 interns every intermediate string) than it saved
+ * (BENCHMARKS.md). The title search folds ASCII letters only (string.lower in the C
+ * locale), like ascii_lower() in SQL. */
 static const char LUA_LIST[] =
     "local ep = redis.call('GET', KEYS[4]) "
     "if not ep or redis.call('GET', KEYS[3]) ~= ep then return false end "
-    "local want = 2 * (tonumber(ARGV[2]) + 1) "
+    "local limit = tonumber(ARGV[2]) "
+    "local want = limit + 1 "
     "local maxs = '+inf' "
     "if ARGV[1] ~= '' then maxs = '(' .. ARGV[1] end "
     "local filtered = ARGV[3] ~= '' or ARGV[4] ~= '' or ARGV[5] ~= '' "
     "local scanmax, scanned = tonumber(ARGV[6]), 0 "
     "local chunk = tonumber(ARGV[2]) + 1 "
     "if filtered then chunk = 200 end "
-    "local out = {} "
+    "local out, outids = {}, {} "
     "while #out < want do "
     "  local ids = redis.call('ZREVRANGEBYSCORE', KEYS[2], maxs, '-inf', 'LIMIT', 0, chunk) "
     "  if #ids == 0 then break end "
@@ -126,7 +131,7 @@ static const char LUA_LIST[] =
     "           not string.find(string.lower(t.title), ARGV[5], 1, true) then keep = false end "
     "      end "
     "      if keep then "
-    "        out[#out + 1] = ids[i] out[#out + 1] = d "
+    "        out[#out + 1] = d outids[#outids + 1] = ids[i] "
     "        if #out >= want then break end "
     "      end "
     "    end "
@@ -134,6 +139,9 @@ static const char LUA_LIST[] =
     "  if #ids < chunk then break end "
     "  maxs = '(' .. ids[#ids] "
     "end "
+    "local nextc = '' "
+    "if #out > limit then out[#out] = nil nextc = outids[limit] end "
+    "table.insert(out, 1, nextc) "
     "return out";
 
 /* KEYS: lease, built, epoch. ARGV: token, lease ms, "1" to rebuild a built user too.
@@ -749,21 +757,26 @@ static int list_once(tasks_readmodel_t *rm, tasks_redis_conn_t *s, const user_ke
         freeReplyObject(r);
         return 2;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->elements - 1 > (size_t)q->limit) {
         freeReplyObject(r);
         return -1;
     }
-    size_t pairs = r->elements / 2;
-    size_t n = pairs > (size_t)q->limit ? (size_t)q->limit : pairs;
+    size_t n = r->elements - 1;
     const char **docs = malloc((n ? n : 1) * sizeof *docs);
     if (!docs) {
         freeReplyObject(r);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        docs[i] = r->element[2 * i + 1]->str;
-    int64_t next = pairs > (size_t)q->limit ? strtoll(r->element[2 * (n - 1)]->str, NULL, 10) : 0;
-    tasks_readmodel_render_list(body, docs, n, next);
+    for (size_t i = 0; i < n; i++) {
+        if (r->element[i + 1]->type != REDIS_REPLY_STRING) { /* not the script's answer */
+            free(docs);
+            freeReplyObject(r);
+            return -1;
+        }
+        docs[i] = r->element[i + 1]->str;
+    }
+    tasks_readmodel_render_list(body, docs, n, strtoll(r->element[0]->str, NULL, 10));
     free(docs);
     freeReplyObject(r);
     return 1;

@@ -3,10 +3,13 @@
  * One relay is one thread with one PostgreSQL connection (LISTEN, the shard locks, the batch
  * queries and the marks) and one idempotent Kafka producer. A round:
  *   rebalance (at most every TASKS_RELAY_REBALANCE_MS, 0.5 s): count relays, keep ceil(64/N) shard locks
- *   read      the pending heads of the held shards, oldest first (one row per task)
+ *   read      the pending heads of the held shards, oldest first (one row per task), and
+ *             with room left the rows right behind them (chains, per task in id order)
  *   produce   every row, serving delivery reports while the producer queue is full
- *   wait      until every row has its delivery report (bounded; purge on stop)
- *   mark      published = true for the delivered rows; attempts/last_error/dead for the rest
+ *   wait      until every row has its delivery report (bounded: purged before librdkafka's
+ *             timeout; on stop; on a lost lease)
+ *   mark      per task, published for the delivered prefix; attempts/last_error/dead for the
+ *             first row that failed; the rows behind it stay pending
  * and, when a round found nothing, sleep on the connection's socket (NOTIFY), the local
  * eventfd and the stop eventfd, at most poll_interval. */
 #include "tasks_relay.h"
@@ -48,6 +51,11 @@
 #define SLOW_READ_MS 50
 #define HEARTBEAT_MS 1000 /* the session never idles longer than this while the relay waits */
 #define ANALYZE_EVERY_MS 60000
+/* A round purges what Kafka has not acknowledged this long before librdkafka's own message
+ * timeout would fail it. librdkafka times messages out one by one and the idempotent producer
+ * then skips them and sends the later ones (a gap); a purge takes a partition's whole queue
+ * at once, so a task's chain can lose a suffix but never a message in its middle. */
+#define DEADLINE_MARGIN_MS 500
 
 /* A row of the batch being published. Strings point into the batch's PGresult, which lives
  * until the round is over (messages are copied into librdkafka anyway). */
@@ -59,6 +67,7 @@ typedef struct relay_row {
     const char *event_id, *event_type, *topic, *key, *payload, *traceparent;
     size_t payload_len;
     trace_span_t *span;
+    bool ready;     /* not waiting for a retry backoff (next_attempt_at passed) */
     bool sent;      /* handed to librdkafka: a delivery report will come */
     bool reported;  /* the delivery report (or a produce error) is in */
     rd_kafka_resp_err_t err;
@@ -86,7 +95,11 @@ struct tasks_relay {
     relay_row_t *rows;
     tasks_relay_pick_row_t *picks;
     bool *send;
+    tasks_relay_row_state_t *states;
+    tasks_relay_mark_t *marks;
     size_t outstanding;
+    long long purge_at_ms; /* the round's own deadline, before librdkafka's message timeout */
+    bool deadline_purged;  /* the round hit it: purged rows count as timed out */
     /* what happened, for logs and metrics */
     atomic_uint_fast64_t published;
     uint64_t published_logged, failed, queue_full_waits;
@@ -114,6 +127,23 @@ size_t tasks_relay_pick(const tasks_relay_pick_row_t *rows, size_t n, bool *send
         picked += send[i];
     }
     return picked;
+}
+
+void tasks_relay_chain_marks(const tasks_relay_pick_row_t *rows, const tasks_relay_row_state_t *st,
+                             size_t n, tasks_relay_mark_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool blocked = false; /* an earlier row of the aggregate is not published */
+        for (size_t j = i; j-- > 0;)
+            if (rows[j].aggregate_id == rows[i].aggregate_id) {
+                blocked = out[j] != TASKS_RELAY_MARK_PUBLISHED;
+                break; /* the nearest earlier row carries the state of all before it */
+            }
+        out[i] = blocked                              ? TASKS_RELAY_MARK_LEAVE
+                 : st[i] == TASKS_RELAY_ROW_DELIVERED ? TASKS_RELAY_MARK_PUBLISHED
+                 : st[i] == TASKS_RELAY_ROW_FAILED    ? TASKS_RELAY_MARK_FAILED
+                                                      : TASKS_RELAY_MARK_LEAVE;
+    }
 }
 
 bool tasks_relay_err_purged(rd_kafka_resp_err_t err)
@@ -480,8 +510,9 @@ static int produce_row(tasks_relay_t *r, size_t idx)
  * purges: purged rows report __PURGE_* and stay pending. A lost lease purges at once. */
 static void await_reports(tasks_relay_t *r)
 {
-    long long deadline = clock_mono_ms() + r->cfg.delivery_timeout_ms + 5000;
+    long long deadline = r->purge_at_ms;
     long long stop_deadline = 0;
+    r->deadline_purged = false;
     while (r->outstanding > 0) {
         rd_kafka_poll(r->rk, 50);
         long long now = clock_mono_ms();
@@ -491,6 +522,7 @@ static void await_reports(tasks_relay_t *r)
         bool lost = heartbeat(r) < 0 || now > r->lease_until_ms - TASKS_RELAY_LEASE_SLACK_MS;
         if (lost) log_warn("relay: lease lost while waiting for Kafka; purging what is queued");
         if (lost || (stop_deadline && now > stop_deadline) || now > deadline) {
+            r->deadline_purged = !lost && !stop_deadline;
             rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             long long hard = clock_mono_ms() + 5000;
             while (r->outstanding > 0 && clock_mono_ms() < hard)
@@ -511,8 +543,16 @@ static int mark_rows(tasks_relay_t *r, size_t n, size_t *ok_out, size_t *transie
     buf_putc(&bad, '[');
     for (size_t i = 0; i < n; i++) {
         relay_row_t *row = &r->rows[i];
-        if (!r->send[i] || !row->reported || tasks_relay_err_purged(row->err)) continue;
-        if (row->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        r->states[i] = !r->send[i] || !row->reported || tasks_relay_err_purged(row->err)
+                           ? TASKS_RELAY_ROW_NOT_DONE
+                       : row->err == RD_KAFKA_RESP_ERR_NO_ERROR ? TASKS_RELAY_ROW_DELIVERED
+                                                                : TASKS_RELAY_ROW_FAILED;
+    }
+    tasks_relay_chain_marks(r->picks, r->states, n, r->marks);
+    for (size_t i = 0; i < n; i++) {
+        relay_row_t *row = &r->rows[i];
+        if (r->marks[i] == TASKS_RELAY_MARK_LEAVE) continue;
+        if (r->marks[i] == TASKS_RELAY_MARK_PUBLISHED) {
             buf_printf(&ok, "%s%lld", nok++ ? "," : "", (long long)row->id);
             continue;
         }
@@ -596,6 +636,81 @@ static void maybe_analyze(tasks_relay_t *r, long long read_ms)
              LOG_BOOL("ok", ok));
 }
 
+/* Fills rows[idx] from row i of res (the head query's columns; a chain's rows have one more,
+ * whether its backoff is over). Strings point into res. */
+static void fill_row(tasks_relay_t *r, const PGresult *res, int i, size_t idx, bool head)
+{
+    relay_row_t *row = &r->rows[idx];
+    memset(row, 0, sizeof *row);
+    row->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    row->event_id = PQgetvalue(res, i, 1);
+    row->event_type = PQgetvalue(res, i, 2);
+    row->aggregate_id = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+    row->topic = PQgetvalue(res, i, 4);
+    row->key = PQgetvalue(res, i, 5);
+    row->payload = PQgetvalue(res, i, 6);
+    row->payload_len = (size_t)PQgetlength(res, i, 6);
+    row->traceparent = PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7);
+    row->attempts = atoi(PQgetvalue(res, i, 8));
+    row->created_ms = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+    row->ready = head || PQgetvalue(res, i, 10)[0] == 't';
+    r->picks[idx] = (tasks_relay_pick_row_t){row->id, row->aggregate_id};
+}
+
+/* The pending rows right behind the n heads of this round, per task in id order, as many as
+ * the batch has room for (a hot task's backlog drains a batch per round, not one row: the
+ * idempotent producer keeps their order within the partition). NULL when there are none or
+ * the query failed (then the round publishes its heads only; the next round reads again). */
+static PGresult *read_chains(tasks_relay_t *r, size_t n)
+{
+    buf_t aggs = BUF_INIT, heads = BUF_INIT;
+    buf_putc(&aggs, '{');
+    buf_putc(&heads, '{');
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(&aggs, "%s%lld", i ? "," : "", (long long)r->rows[i].aggregate_id);
+        buf_printf(&heads, "%s%lld", i ? "," : "", (long long)r->rows[i].id);
+    }
+    buf_putc(&aggs, '}');
+    buf_putc(&heads, '}');
+    char room[16];
+    snprintf(room, sizeof room, "%zu", (size_t)r->cfg.batch_size - n);
+    const char *p[] = {buf_str(&aggs), buf_str(&heads), room};
+    pg_err e = {{0}, {0}, {0}};
+    bool oom = aggs.oom || heads.oom;
+    PGresult *res = oom ? NULL : pg_query(
+        r->conn,
+        "SELECT f.id, f.event_id, f.event_type, f.aggregate_id, f.topic, f.key, "
+        "  f.payload::text, f.traceparent, f.attempts, "
+        "  (extract(epoch FROM f.created_at) * 1000)::bigint, "
+        "  (f.next_attempt_at IS NULL OR f.next_attempt_at <= now()) "
+        "FROM unnest($1::bigint[], $2::bigint[]) AS h(agg, head) "
+        "CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.aggregate_id = h.agg "
+        "  AND o.published = false AND o.dead = false AND o.id > h.head "
+        "  ORDER BY o.id LIMIT $3::int) f "
+        "ORDER BY f.id LIMIT $3::int",
+        3, p, &e);
+    buf_free(&aggs);
+    buf_free(&heads);
+    if (!res && !oom) log_warn("relay: reading the chains failed", LOG_STR("error", e.msg));
+    if (res && PQntuples(res) == 0) {
+        PQclear(res);
+        res = NULL;
+    }
+    return res;
+}
+
+/* Whether chain row i may be produced now: its backoff is over and the row before it of the
+ * same task (a head or a chain row, earlier in rows[]) was handed to librdkafka without an
+ * error. Otherwise it, and so every later row of its task, waits for a later round. */
+static bool chain_may_follow(const tasks_relay_t *r, size_t i)
+{
+    for (size_t j = i; j-- > 0;)
+        if (r->rows[j].aggregate_id == r->rows[i].aggregate_id)
+            return r->rows[i].ready && r->send[j] && r->rows[j].sent &&
+                   !(r->rows[j].reported && r->rows[j].err);
+    return false; /* no head in this round: cannot happen (chains are read behind heads) */
+}
+
 /* One round. Returns the number of rows sent (> 0), 0 when nothing was pending, -1 when the
  * database failed, -2 when every row failed for a transient reason (Kafka unavailable). */
 static int run_round(tasks_relay_t *r)
@@ -637,35 +752,35 @@ static int run_round(tasks_relay_t *r)
         PQclear(res);
         return 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        relay_row_t *row = &r->rows[i];
-        memset(row, 0, sizeof *row);
-        row->id = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
-        row->event_id = PQgetvalue(res, (int)i, 1);
-        row->event_type = PQgetvalue(res, (int)i, 2);
-        row->aggregate_id = strtoll(PQgetvalue(res, (int)i, 3), NULL, 10);
-        row->topic = PQgetvalue(res, (int)i, 4);
-        row->key = PQgetvalue(res, (int)i, 5);
-        row->payload = PQgetvalue(res, (int)i, 6);
-        row->payload_len = (size_t)PQgetlength(res, (int)i, 6);
-        row->traceparent = PQgetisnull(res, (int)i, 7) ? NULL : PQgetvalue(res, (int)i, 7);
-        row->attempts = atoi(PQgetvalue(res, (int)i, 8));
-        row->created_ms = strtoll(PQgetvalue(res, (int)i, 9), NULL, 10);
-        r->picks[i] = (tasks_relay_pick_row_t){row->id, row->aggregate_id};
-    }
+    for (size_t i = 0; i < n; i++) fill_row(r, res, (int)i, i, true);
     tasks_relay_pick(r->picks, n, r->send); /* the query returns heads only; this keeps it so */
+    PGresult *chain = n < (size_t)r->cfg.batch_size ? read_chains(r, n) : NULL;
+    size_t m = chain ? (size_t)PQntuples(chain) : 0;
+    for (size_t i = 0; i < m; i++) fill_row(r, chain, (int)i, n + i, false);
     long long t_read = clock_mono_ms();
     maybe_analyze(r, t_read - t_start);
 
     r->outstanding = 0;
     r->round++;
+    /* every message of the round is purged before librdkafka could time any of it out */
+    long long margin = r->cfg.delivery_timeout_ms / 4 < DEADLINE_MARGIN_MS
+                           ? r->cfg.delivery_timeout_ms / 4
+                           : DEADLINE_MARGIN_MS;
+    r->purge_at_ms = t_read + r->cfg.delivery_timeout_ms - margin;
     size_t sent = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n + m; i++) {
+        if (i >= n) /* a chain's row goes only right behind its predecessor, which went */
+            r->send[i] = chain_may_follow(r, i);
         if (!r->send[i]) continue;
         if (produce_row(r, i) < 0) break; /* stopping, or the lease leaves no room */
         sent++;
     }
+    n += m;
     await_reports(r);
+    if (r->deadline_purged) /* what librdkafka would have reported a moment later */
+        for (size_t i = 0; i < n; i++)
+            if (r->rows[i].reported && tasks_relay_err_purged(r->rows[i].err))
+                r->rows[i].err = RD_KAFKA_RESP_ERR__MSG_TIMED_OUT;
     metrics_add(r->m_batches, 1);
     long long t_kafka = clock_mono_ms();
 
@@ -678,6 +793,7 @@ static int run_round(tasks_relay_t *r)
     for (size_t i = 0; i < n; i++) /* spans of rows never reported (stop, hard timeout) */
         if (r->rows[i].span) trace_span_end(r->rows[i].span), r->rows[i].span = NULL;
     PQclear(res);
+    PQclear(chain);
     if (rc < 0) return -1;
     if (ok > 0 && r->kafka_down_logged) {
         log_info("relay: kafka is back; publishing");
@@ -869,8 +985,12 @@ int tasks_relay_new(const tasks_relay_config_t *cfg, tasks_relay_t **out, char *
     r->brokers = strdup(cfg->brokers);
     r->rows = calloc((size_t)r->cfg.batch_size, sizeof *r->rows);
     r->picks = calloc((size_t)r->cfg.batch_size, sizeof *r->picks);
+    r->states = calloc((size_t)r->cfg.batch_size, sizeof *r->states);
+    r->marks = calloc((size_t)r->cfg.batch_size, sizeof *r->marks);
     r->send = calloc((size_t)r->cfg.batch_size, sizeof *r->send);
-    if (!r->url || !r->brokers || !r->rows || !r->picks || !r->send) goto oom;
+    if (!r->url || !r->brokers || !r->rows || !r->picks || !r->send || !r->states ||
+        !r->marks)
+        goto oom;
     r->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->stop_fd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -959,6 +1079,8 @@ void tasks_relay_free(tasks_relay_t *r)
     free(r->brokers);
     free(r->rows);
     free(r->picks);
+    free(r->states);
+    free(r->marks);
     free(r->send);
     free(r);
 }

@@ -19,11 +19,15 @@
  *    that; so whatever this relay still has queued when another relay can take the shard is
  *    past its timeout, and librdkafka neither sends nor retries it. A relay that finds its
  *    lease over stops producing, purges its queue and reconnects.
- *  - Per-task order: a relay sends only a task's oldest pending row (its "head") and sends
- *    the next one only after the head was confirmed and marked published, so at most one
- *    event per task is ever in flight from any relay. Kafka therefore receives each task's
- *    events in version order (key = task id → one partition), whatever fails in between:
- *    a retry or a takeover can only repeat the head, never overtake it.
+ *  - Per-task order: a relay reads a task's oldest pending row (its "head") and, when the
+ *    batch has room, the rows right behind it (a chain, issue 14); it produces a task's rows
+ *    in id order into one partition (key = task id), where the idempotent producer keeps
+ *    their order, produces a chain row only behind a row that went without error, and marks
+ *    published only a prefix of each task's rows (tasks_relay_chain_marks): a row behind one
+ *    that failed stays pending even if delivered, and goes again after it. Unacknowledged
+ *    messages are purged before librdkafka's own timeout could skip one of them. So Kafka
+ *    receives each task's events in version order (first arrivals) whatever fails in
+ *    between: a retry or a takeover can only repeat events, never overtake one.
  *  - At least once: a row is marked published only from a successful delivery report of
  *    the idempotent producer (acks=all). A crash between delivery and the mark sends the row
  *    again (a duplicate with the same event_id), never loses it.
@@ -103,6 +107,27 @@ typedef struct tasks_relay_pick_row {
  * in id order). A later row of an aggregate already seen is never sent in the same batch,
  * even if the query returned one. Returns the number picked. */
 size_t tasks_relay_pick(const tasks_relay_pick_row_t *rows, size_t n, bool *send);
+
+/* What became of one row of a round, and what the mark does with it. */
+typedef enum {
+    TASKS_RELAY_ROW_DELIVERED, /* acknowledged by Kafka */
+    TASKS_RELAY_ROW_FAILED,    /* a delivery report or produce call with an error (not a purge) */
+    TASKS_RELAY_ROW_NOT_DONE,  /* not sent, purged, or no report */
+} tasks_relay_row_state_t;
+typedef enum {
+    TASKS_RELAY_MARK_PUBLISHED, /* published = true */
+    TASKS_RELAY_MARK_FAILED,    /* attempts + 1, last_error, backoff or dead */
+    TASKS_RELAY_MARK_LEAVE,     /* untouched: pending, sent again later */
+} tasks_relay_mark_t;
+
+/* The marks of a round whose rows may hold several consecutive events of one task (a chain:
+ * rows[] lists each aggregate's rows in id order, its pending head first). Per aggregate,
+ * delivered rows are published up to its first row that was not delivered; that row is
+ * marked failed if it failed, and every later row of the aggregate is left pending even if
+ * Kafka acknowledged it — it goes out again after the failed one (a duplicate, never an
+ * event published while an earlier one of its task is still pending). */
+void tasks_relay_chain_marks(const tasks_relay_pick_row_t *rows, const tasks_relay_row_state_t *st,
+                             size_t n, tasks_relay_mark_t *out);
 
 /* True when Kafka (or librdkafka) rejects the message itself, so retrying the same bytes
  * will fail again; false for errors of the moment (broker down, timeouts, no leader). */

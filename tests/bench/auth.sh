@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # auth-service benchmark, against the running stack (make bench). Prints, never asserts:
 #   gRPC ValidateToken  calls/s, p50/p99 with 1 and with 16 concurrent callers (build/rel/bin/auth-bench,
-#                       a gRPC core C client; each caller its own channel, one call at a time)
+#                       a gRPC core C client; each caller its own channel, one call at a time), and
+#                       the server's CPU per call; one token throughout, so after the first call
+#                       every check is a hit of the verified-token cache (auth_jwt.c)
 #   REST validate       GET /api/auth/validate requests/s (wrk, 16 connections), for comparison
 #   login               POST /api/auth/login requests/s and latency (wrk, 8 connections):
 #                       bounded by argon2id (~0.1 s of CPU and 64 MiB per hash)
@@ -27,9 +29,17 @@ TOKEN=$(curl -fsS -X POST -H 'Content-Type: application/json' -d "$BODY" "$AUTH_
         /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
 
 echo "auth-service bench: ${SECS}s per run, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# CPU ticks (user + system) of the auth-service so far: the server's cost per call, which
+# stays meaningful when other work shares the CPUs (the client runs on the same cores).
+auth_ticks() { awk '{print $14 + $15}' "/proc/$(cut -d' ' -f1 .run/pids/auth.pid)/stat" 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
 for n in 1 16; do
+    t0=$(auth_ticks)
     out=$("$BENCH" --target "$AUTH_GRPC_ADDR" --token "$TOKEN" --callers "$n" --seconds "$SECS")
-    echo "grpc ValidateToken  $out"
+    t1=$(auth_ticks)
+    calls=$(sed -n 's/.* calls=\([0-9]*\).*/\1/p' <<<"$out")
+    us=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v c="${calls:-0}" 'BEGIN {printf "%.0f", c ? d / hz * 1e6 / c : 0}')
+    echo "grpc ValidateToken  $out server_cpu_us_per_call=$us load=$(cut -d' ' -f1 /proc/loadavg)"
 done
 
 # wrk prints "Requests/sec: N" and, with --latency, the 50% and 99% lines.

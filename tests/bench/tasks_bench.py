@@ -103,6 +103,65 @@ def wrk(url, token, conns, secs, script=None):
 
 
 PACED = "function delay() return 4 end\n"  # per connection: stays under the gateway's limit
+PEER_CONNS = 64  # the side-by-side table: wrk -t2 -c64, as in issue 14
+
+
+def cpu_ticks(name):
+    """User + system CPU of a stack process so far, in clock ticks (its pid from the stack)."""
+    try:
+        pid = (RUN / "pids" / f"{name}.pid").read_text().split()[0]
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wrk_cpu(url, token, conns, secs):
+    """wrk plus the CPU microseconds per request spent by tasks-service and by Redis."""
+    before = {p: cpu_ticks(p) for p in ("tasks", "redis")}
+    r = wrk(url, token, conns, secs)
+    hz = os.sysconf("SC_CLK_TCK")
+    total = r["rps"] * secs
+    for p in ("tasks", "redis"):
+        after = cpu_ticks(p)
+        r[p + "_us"] = ((after - before[p]) / hz * 1e6 / total
+                        if before[p] is not None and after is not None and total else float("nan"))
+    r["load"] = open("/proc/loadavg").read().split()[0]
+    return r
+
+
+class NginxPeer:
+    """nginx answering `return 200` on a port of its own, started and stopped by the bench:
+    the ceiling of an HTTP server on this machine in the same run."""
+
+    def __enter__(self):
+        import socket
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            self.port = so.getsockname()[1]
+        d = TMP / "nginx-peer"
+        (d / "logs").mkdir(parents=True, exist_ok=True)
+        (d / "nginx.conf").write_text(
+            "worker_processes auto;\npid nginx.pid;\nerror_log logs/error.log;\n"
+            "events { worker_connections 1024; }\n"
+            "http { access_log off; client_body_temp_path tmp; proxy_temp_path tmp;\n"
+            "  fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;\n"
+            f"  server {{ listen 127.0.0.1:{self.port}; location / {{ return 200 'ok'; }} }} }}\n")
+        self.proc = subprocess.Popen(["nginx", "-p", str(d), "-c", str(d / "nginx.conf"),
+                                      "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url, timeout=1)
+                return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("nginx peer did not start")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 def bench_reads():
@@ -120,10 +179,17 @@ def bench_reads():
             list(ex.map(make, range(n)))
         users.append((n, token))
     results = {}
+    peer = {}
     for source in ("redis", "postgres"):
         if source == "postgres":
             stack("stop", "redis")
         try:
+            token100 = users[1][1]
+            if source == "redis":
+                with NginxPeer() as ng:
+                    peer["nginx"] = wrk_cpu(ng.url, token100, PEER_CONNS, SECS)
+                peer["health"] = wrk_cpu(DIRECT + "/health", token100, PEER_CONNS, SECS)
+            peer[source] = wrk_cpu(DIRECT + "/api/tasks", token100, PEER_CONNS, SECS)
             for n, token in users:
                 h = {"Authorization": f"Bearer {token}"}
                 got = requests.get(DIRECT + "/api/tasks", headers=h, timeout=10)
@@ -144,6 +210,18 @@ def bench_reads():
                          f"{p['rps']:.0f}", f"{p['p50']:.2f}", f"{p['p99']:.2f}",
                          f"{r['rps'] / p['rps']:.2f}x", f"{p['p50'] / r['p50']:.2f}x",
                          r["bad"] + p["bad"]))
+    ng = peer["nginx"]["rps"]
+    prow = lambda label, r: (label, f"{r['rps']:.0f}", f"{r['rps'] / ng * 100:.1f}%",  # noqa: E731
+                             f"{r['p50']:.2f}", f"{r['p99']:.2f}", f"{r['tasks_us']:.0f}",
+                             f"{r['redis_us']:.0f}", r["load"], r["bad"])
+    table(f"Side by side, one run: wrk -t2 -c{PEER_CONNS}, {SECS}s each, loopback; page of 50 of "
+          "a user with 100 tasks; CPU µs per request of tasks-service and Redis (from /proc); "
+          f"Redis page / PostgreSQL page = {peer['redis']['rps'] / peer['postgres']['rps']:.1f}x",
+          ["server", "r/s", "of nginx", "p50 ms", "p99 ms", "tasks µs/req", "redis µs/req",
+           "load", "non-2xx"],
+          [prow("nginx return 200", peer["nginx"]), prow("tasks-service /health", peer["health"]),
+           prow("GET /api/tasks from Redis", peer["redis"]),
+           prow("GET /api/tasks from PostgreSQL", peer["postgres"])])
     table(f"GET /api/tasks (limit 50), Redis read model vs PostgreSQL; wrk {SECS}s per cell; "
           "direct: 16 connections, closed loop; gateway: 8 connections paced 4 ms between "
           "requests (the gateway allows one client 2,000 r/s)",

@@ -496,6 +496,70 @@ static void test_reason_names(void **state)
     assert_string_equal(auth_tok_reason(AUTH_TOK_STATUS_COUNT), "unknown");
 }
 
+/* ---- the cache of verified tokens ------------------------------------------------------ */
+
+static bool cached(const auth_jwt_t *j, const char *tok)
+{
+    const vcache_entry *e = &j->cache->slots[token_hash(tok, strlen(tok)) % VCACHE_SLOTS];
+    return e->len == strlen(tok) && memcmp(e->tok, tok, e->len) == 0;
+}
+
+static void test_cached_token_gets_the_answers_of_a_full_check(void **state)
+{
+    (void)state;
+    char *tok, err[128];
+    int64_t exp;
+    assert_int_equal(auth_jwt_issue(g_jwt, 9, "c@example.com", NOW, &tok, &exp, err, sizeof err),
+                     0);
+    assert_false(cached(g_jwt, tok));
+    auth_claims_t c;
+    assert_int_equal(auth_jwt_verify(g_jwt, tok, strlen(tok), NOW, &c), AUTH_TOK_VALID);
+    assert_true(cached(g_jwt, tok)); /* the next checks are answered from the cache */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(auth_jwt_verify(g_jwt, tok, strlen(tok), NOW + 1, &c), AUTH_TOK_VALID);
+    assert_int_equal(c.user_id, 9);
+    assert_string_equal(c.email, "c@example.com");
+    assert_int_equal(c.exp, NOW + 900);
+    assert_int_equal(c.iat, NOW);
+    /* the time claims are checked on every hit: expired after exp + leeway, not yet valid
+     * before iat - leeway (a clock set back) */
+    assert_int_equal(auth_jwt_verify(g_jwt, tok, strlen(tok), NOW + 900 + 30, &c),
+                     AUTH_TOK_EXPIRED);
+    assert_int_equal(c.user_id, 0);
+    assert_int_equal(auth_jwt_verify(g_jwt, tok, strlen(tok), NOW - 31, &c),
+                     AUTH_TOK_NOT_YET_VALID);
+    assert_int_equal(auth_jwt_verify(g_jwt, tok, strlen(tok), NOW + 900 + 29, &c), AUTH_TOK_VALID);
+    /* nothing but the same bytes hits: a flipped signature bit, a prefix, a trailing NUL */
+    char forged[4096];
+    snprintf(forged, sizeof forged, "%s", tok);
+    forged[strlen(forged) - 5] = forged[strlen(forged) - 5] == 'A' ? 'B' : 'A';
+    assert_int_equal(check(forged), AUTH_TOK_BAD_SIGNATURE);
+    snprintf(forged, sizeof forged, "%.*s", (int)(strlen(tok) - 43), tok);
+    assert_int_equal(check(forged), AUTH_TOK_BAD_SIGNATURE);
+    memcpy(forged, tok, strlen(tok) + 1);
+    assert_int_equal(auth_jwt_verify(g_jwt, forged, strlen(tok) + 1, NOW, &c), AUTH_TOK_MALFORMED);
+    /* the cache belongs to the key: a verifier with another key does not accept the token */
+    auth_jwt_t *other;
+    auth_jwt_opts_t o = {ISS, AUD, 900, 30};
+    assert_int_equal(auth_jwt_new(g_other, strlen(g_other), &o, &other, err, sizeof err), 0);
+    assert_int_not_equal(auth_jwt_verify(other, tok, strlen(tok), NOW, &c), AUTH_TOK_VALID);
+    auth_jwt_free(other);
+    free(tok);
+}
+
+static void test_cached_token_keeps_its_not_before(void **state)
+{
+    (void)state; /* nbf within the leeway: valid now, not valid for a clock set back */
+    const char *tok = sign_es256(g_pem, header_ok(),
+                                 payload(ISS, AUD, NOW, NOW + 600, ",\"nbf\":1800000020"));
+    assert_int_equal(check(tok), AUTH_TOK_VALID);
+    assert_true(cached(g_jwt, tok));
+    auth_claims_t c;
+    assert_int_equal(auth_jwt_verify(g_jwt, tok, strlen(tok), NOW - 11, &c),
+                     AUTH_TOK_NOT_YET_VALID);
+    assert_int_equal(auth_jwt_verify(g_jwt, tok, strlen(tok), NOW - 10, &c), AUTH_TOK_VALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +581,8 @@ int main(void)
         cmocka_unit_test(test_only_p256_keys_accepted),
         cmocka_unit_test(test_jwks_describes_the_key),
         cmocka_unit_test(test_reason_names),
+        cmocka_unit_test(test_cached_token_gets_the_answers_of_a_full_check),
+        cmocka_unit_test(test_cached_token_keeps_its_not_before),
     };
     return cmocka_run_group_tests_name("auth_jwt", tests, setup, teardown);
 }
