@@ -14,6 +14,9 @@
 #      docker compose v2 CLI plugin (built with Go into the cache when `docker compose` is
 #      missing or older than 2.20). An engine that cannot run here is a warning, not an
 #      error: the compose suite then says so and is skipped.
+#   6. The single-node Kubernetes cluster's programs (make k8s-up, the k8s suite): Kubernetes,
+#      etcd and CoreDNS built with Go, the pause program with the C compiler, into the same
+#      cache (infra/kube/build.sh; ~20 minutes the first time, nothing afterwards).
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -165,4 +168,7 @@ if ! compose_ok; then
     compose_ok || die "docker compose v${COMPOSE_VERSION} is in $PLUGIN_DIR but \`docker compose version\` does not answer"
 fi
 
-say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"
+# ---- 6. the Kubernetes cluster's programs ---------------------------------------------
+infra/kube/build.sh
+
+say "ok (Kafka ${KAFKA_VERSION}, Kubernetes ${KUBERNETES_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"
