@@ -1,9 +1,9 @@
 """Stage 3: a tasks-service pod deleted while users keep writing through the gateway. The
-ReplicaSet replaces it; the kubelet sends SIGTERM, the service drains, kube-proxy moves the
-Service's traffic to the other replica. Nothing acknowledged is lost: every task the API
-answered 201/200 for is in the database as answered, and every such change is in Kafka
-(read by Kafka's own consumer) once the outbox has drained. Requests that failed while the
-pod went away failed the contract's way (a JSON error, 502–504), and there are few."""
+ReplicaSet replaces it; the pod leaves the Service's endpoints, kube-proxy moves the traffic to
+the other replica, and after its preStop pause the kubelet sends SIGTERM and the service
+drains. No request fails, and nothing acknowledged is lost:
+every task the API answered 201/200 for is in the database as answered, and every such
+change is in Kafka (read by Kafka's own consumer) once the outbox has drained."""
 import collections
 import threading
 import time
@@ -107,14 +107,14 @@ def test_delete_a_tasks_service_pod_under_load(system):
     finally:
         load.finish()
     print(f"replicas now {sorted(names)}; {load.requests} requests, {len(load.created)} tasks created, "
-          f"{len(load.completed)} completed, {len(load.failures)} failed")
+          f"{len(load.completed)} completed, {len(load.failures)} failed "
+          f"{collections.Counter((m, s) for _, m, s, _ in load.failures)}")
     assert load.ok_since(t_delete) > 0
 
-    # failures only the contract's way: a JSON error from the gateway, while the pod went away
-    for when, method, status, body in load.failures:
-        assert status in (502, 503, 504), (method, status, body)
-        assert '"error"' in body, body
-    assert len(load.failures) <= len(load.created) // 10, load.failures[:10]
+    # no request failed: the pod keeps serving through its preStop pause until its removal
+    # from the Service has reached kube-proxy and the gateway, then drains (without the pause,
+    # a few writes in each run got the gateway's 502/503 while the pod went away)
+    assert not load.failures, load.failures[:10]
 
     # nothing acknowledged is lost: the database holds every task as answered …
     ids = sorted(load.created)

@@ -187,7 +187,8 @@ umask 022
 
 # ---- configuration files -------------------------------------------------------------------
 mkdir -p /etc/containerd /etc/cni/net.d /var/lib/kubelet /var/lib/etcd
-cp "$CONF/containerd.toml" /etc/containerd/config.toml
+[ -n "${PAUSE_IMAGE:-}" ] || die "PAUSE_IMAGE is not set (infra/kube/cluster sets it)"
+sed -e "s|@PAUSE_IMAGE@|$PAUSE_IMAGE|g" "$CONF/containerd.toml" >/etc/containerd/config.toml
 cp "$CONF/cni.conflist" /etc/cni/net.d/10-todo-bridge.conflist
 sed -e "s|@PKI@|$PKI|g" "$CONF/kubelet.yaml" >/var/lib/kubelet/config.yaml
 sed -e "s|@STATE@|$STATE|g" -e "s|@POD_CIDR@|$POD_CIDR|g" "$CONF/kube-proxy.yaml" >"$STATE/kube-proxy.yaml"
