@@ -21,7 +21,7 @@ pkg_cflags    = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs      = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 WARN         := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
-CPPFLAGS     += -D_GNU_SOURCE -Ilib -I$(BUILD)/gen $(call pkg_cflags,$(ALL_PKGS))
+CPPFLAGS     += -D_GNU_SOURCE -Ilib -Ilib/ops -I$(BUILD)/gen $(call pkg_cflags,$(ALL_PKGS))
 CFLAGS       += -std=c11 $(WARN) -g -pthread
 REL_FLAGS    := -O2
 ASAN_FLAGS   := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -42,8 +42,12 @@ asan_FLAGS   := $(ASAN_FLAGS)
 
 # ---- program directories ---------------------------------------------------------------
 # module.mk sets:  PROGRAMS += NAME;  NAME_SRC := …c files;  NAME_PKGS := pkg-config names;
-#                  NAME_GEN := generated .c files it needs (optional)
+#                  NAME_GEN := generated .c files it needs (optional);
+#                  NAME_LIBA := archives besides libtodo.a it links, e.g. libops.a (optional);
+#                  MAN_PAGES += NAME.1;  COMPLETIONS += NAME (prints its script: NAME completion bash)
 PROGRAMS     :=
+MAN_PAGES    :=
+COMPLETIONS  :=
 TEST_PROGRAMS :=
 GEN_SRC      :=
 GEN_HDR      :=
@@ -77,10 +81,23 @@ $(BUILD)/$(1)/libtodo.a: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC))
 endef
 $(foreach v,$(VARIANTS),$(eval $(call LIB_template,$(v))))
 
+# ---- the ops client library (lib/ops/) -------------------------------------------------
+# What todo-console, outbox-inspect and trace-view share (gateway, Kafka, outbox, read
+# model, Jaeger, trace model, health, tables); a program links it with NAME_LIBA := libops.a.
+OPS_SRC      := $(wildcard lib/ops/*.c)
+OPS_PKGS     := libcurl libcjson libpq hiredis rdkafka
+
+define OPS_template
+$(BUILD)/$(1)/libops.a: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(OPS_SRC))
+	@rm -f $$@
+	$$(call say,AR,$$@)ar rcs $$@ $$^
+endef
+$(foreach v,$(VARIANTS),$(eval $(call OPS_template,$(v))))
+
 # ---- programs (services, console, tools) -----------------------------------------------
 
 define PROGRAM_template
-$(BUILD)/$(2)/bin/$(1): $(patsubst %.c,$(BUILD)/$(2)/%.o,$($(1)_SRC) $($(1)_GEN)) $(BUILD)/$(2)/libtodo.a
+$(BUILD)/$(2)/bin/$(1): $(patsubst %.c,$(BUILD)/$(2)/%.o,$($(1)_SRC) $($(1)_GEN)) $(addprefix $(BUILD)/$(2)/,$($(1)_LIBA)) $(BUILD)/$(2)/libtodo.a
 	@mkdir -p $$(@D)
 	$$(call say,LINK,$$@)$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,$$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
 endef
@@ -99,7 +116,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_NAMES   := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 
 define UNIT_template
-$(BUILD)/$(2)/tests/unit/$(1): $(BUILD)/$(2)/tests/unit/$(1).o $(BUILD)/$(2)/libtodo.a
+$(BUILD)/$(2)/tests/unit/$(1): $(BUILD)/$(2)/tests/unit/$(1).o $(addprefix $(BUILD)/$(2)/,$($(1)_LIBA)) $(BUILD)/$(2)/libtodo.a
 	$$(call say,LINK,$$@)$$(CC) $$(CFLAGS) $$($(2)_FLAGS) -o $$@ $$^ $$(call pkg_libs,cmocka $$($(1)_PKGS)) $$(LIB_LIBS) $$(SYS_LIBS)
 endef
 $(foreach t,$(UNIT_NAMES),$(foreach v,$(VARIANTS),$(eval $(call UNIT_template,$(t),$(v)))))
@@ -131,7 +148,7 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/libtodo.a
 
 # ---- top-level targets (CONTRACT §1) ---------------------------------------------------
 .PHONY: all build build-asan deps up down status run test test-unit test-e2e test-infra test-compose \
-        test-k8s compose-up compose-down k8s-up k8s-down bench fuzz clean
+        test-k8s compose-up compose-down k8s-up k8s-down bench fuzz clean install
 
 all: build
 
@@ -239,6 +256,16 @@ bench: build $(addprefix $(BUILD)/rel/bin/,$(TEST_PROGRAMS))
 
 fuzz: $(FUZZ_BINS)
 	@tests/fuzz/run.sh $(FUZZ_BINS)
+
+# Programs, man pages and bash completion under PREFIX (DESTDIR for packaging).
+PREFIX       ?= /usr/local
+install: build
+	@install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	$(call say,INSTALL,$(PREFIX))install -m 0755 $(addprefix bin/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	@$(if $(MAN_PAGES),install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	@for p in $(COMPLETIONS); do \
+	   bin/$$p completion bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$p || exit 1; done
 
 clean:
 	rm -rf $(BUILD) bin

@@ -14,7 +14,10 @@
 #      docker compose v2 CLI plugin (built with Go into the cache when `docker compose` is
 #      missing or older than 2.20). An engine that cannot run here is a warning, not an
 #      error: the compose suite then says so and is skipped.
-#   6. The single-node Kubernetes cluster's programs (make k8s-up, the k8s suite): Kubernetes,
+#   6. schemathesis (PyPI, the API test of tests/e2e/test_openapi.py) into a virtualenv of
+#      Debian's python3 in the same cache, every package at the version
+#      infra/schemathesis/requirements.txt pins.
+#   7. The single-node Kubernetes cluster's programs (make k8s-up, the k8s suite): Kubernetes,
 #      etcd and CoreDNS built with Go, the pause program with the C compiler, into the same
 #      cache (infra/kube/build.sh; ~20 minutes the first time, nothing afterwards).
 # When everything is present it only checks, in well under a second.
@@ -47,10 +50,11 @@ DEB_PACKAGES=(
     shellcheck strace
     # Every module the Python tests import, named here even when another package pulls it
     # in (python3-jwt and python3-cryptography came only as dependencies of other packages);
-    # pytest-random-order: the e2e suite runs in a random order (make test-e2e)
+    # pytest-random-order: the e2e suite runs in a random order (make test-e2e);
+    # python3-venv: the virtualenv schemathesis runs in (step 5)
     python3-pytest python3-pytest-random-order python3-requests python3-grpcio
     python3-grpc-tools python3-protobuf python3-confluent-kafka python3-psycopg2 python3-redis
-    python3-yaml python3-jwt python3-cryptography
+    python3-yaml python3-jwt python3-cryptography python3-venv
     # containers (infra/docker/): the engine, and debootstrap for the base image where no
     # registry serves debian:bookworm-slim
     docker.io debootstrap
@@ -168,7 +172,28 @@ if ! compose_ok; then
     compose_ok || die "docker compose v${COMPOSE_VERSION} is in $PLUGIN_DIR but \`docker compose version\` does not answer"
 fi
 
-# ---- 6. the Kubernetes cluster's programs ---------------------------------------------
+# ---- 6. schemathesis into a virtualenv in the cache ----------------------------------
+# Debian's python3 (the one the test suite uses), not whatever python3 is first on PATH.
+# The stamp is the requirements file's checksum: a changed pin rebuilds the environment.
+grep -qxF "schemathesis==${SCHEMATHESIS_VERSION}" infra/schemathesis/requirements.txt \
+    || die "infra/schemathesis/requirements.txt does not pin schemathesis==${SCHEMATHESIS_VERSION} (versions.env)"
+ST_DIR="$CACHE/schemathesis-${SCHEMATHESIS_VERSION}"
+req_sum=$(sha256sum infra/schemathesis/requirements.txt | cut -c1-16)
+if [ ! -x "$ST_DIR/bin/schemathesis" ] || [ "$(cat "$ST_DIR/requirements.sum" 2>/dev/null)" != "$req_sum" ]; then
+    say "installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into a virtualenv in $ST_DIR"
+    # A virtualenv records its own path, so it is built where it stays; the stamp is written
+    # last, so an interrupted install has none and is redone from scratch.
+    rm -rf "$ST_DIR"
+    /usr/bin/python3 -m venv "$ST_DIR" || die "python3 -m venv failed (is python3-venv installed?)"
+    "$ST_DIR/bin/pip" install -q --disable-pip-version-check --no-deps --require-virtualenv \
+        -r infra/schemathesis/requirements.txt \
+        || { rm -rf "$ST_DIR"; die "pip could not install schemathesis ${SCHEMATHESIS_VERSION}"; }
+    "$ST_DIR/bin/pip" check -q --disable-pip-version-check >/dev/null \
+        || { rm -rf "$ST_DIR"; die "infra/schemathesis/requirements.txt is not a complete, consistent set"; }
+    echo "$req_sum" >"$ST_DIR/requirements.sum"
+fi
+
+# ---- 7. the Kubernetes cluster's programs ---------------------------------------------
 infra/kube/build.sh
 
-say "ok (Kafka ${KAFKA_VERSION}, Kubernetes ${KUBERNETES_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"
+say "ok (Kafka ${KAFKA_VERSION}, Kubernetes ${KUBERNETES_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"

@@ -27,9 +27,11 @@ struct kafka_client {
 
 /* The system's policy, before any caller's properties. */
 static const char *const common_props[][2] = {
-    /* a broker that comes back is used again within about a second */
+    /* a broker that comes back is used again within a second (issue 13, item 2): librdkafka
+     * jitters the backoff by -25 %..+50 %, so a 500 ms cap means a new attempt at most
+     * 750 ms apart; while the broker is down that is two refused connects a second */
     {"reconnect.backoff.ms", "100"},
-    {"reconnect.backoff.max.ms", "1000"},
+    {"reconnect.backoff.max.ms", "500"},
     {"socket.keepalive.enable", "true"},
     /* warnings and worse; debug lines would flood the JSON log */
     {"log_level", "4"},

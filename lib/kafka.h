@@ -42,8 +42,10 @@ typedef struct kafka_client kafka_client_t;
 typedef struct kafka_config {
     const char *brokers;   /* bootstrap.servers: "host:port,host:port" */
     const char *client_id; /* client.id, also the "client" field of its log lines */
-    const char *group_id;  /* consumers: the consumer group; NULL: a reader without a group
-                              (assign() only, nothing ever committed) */
+    const char *group_id;  /* consumers: the consumer group; NULL: a reader without a group,
+                              which reads with the per-partition API (rd_kafka_consume_start
+                              on a queue of its own) and never commits — librdkafka 2.0
+                              refuses assign() without a group ("Local: Unknown group") */
     const char *const (*props)[2]; /* extra {name, value} properties, applied last */
     size_t nprops;
     /* producers: every delivery report (m->err == 0: the broker has it, with acks=all) */
@@ -68,8 +70,8 @@ kafka_client_t *kafka_producer_new(const kafka_config_t *cfg, char *err, size_t 
 
 /* A consumer: manual commits only (enable.auto.commit=false, auto offset store off), starts at
  * the earliest offset when its group has none, cooperative-sticky assignment, fast
- * reconnects. With a group_id it can subscribe; without one it reads assigned partitions and
- * never commits. The main queue is redirected to the consumer queue, so
+ * reconnects. With a group_id it can subscribe; without one it is a reader of the
+ * per-partition API (see group_id) and never commits. The main queue is redirected to the consumer queue, so
  * rd_kafka_consumer_poll serves every callback. Returns NULL with a message in err. */
 kafka_client_t *kafka_consumer_new(const kafka_config_t *cfg, char *err, size_t errlen);
 

@@ -449,6 +449,15 @@ int pg_tx_begin(PGconn *conn, pg_err *err)
 int pg_tx_commit(PGconn *conn, pg_err *err)
 {
     PGresult *r = pg_query(conn, "COMMIT", 0, NULL, err);
+    if (!r && PQstatus(conn) != CONNECTION_OK) {
+        /* the server may have written the commit record before the connection went: the
+         * caller must not take the failure for a rollback */
+        char was[sizeof err->msg];
+        memcpy(was, err ? err->msg : "", err ? sizeof was : 1);
+        err_set(err, PG_SQLSTATE_COMMIT_UNKNOWN,
+                "connection lost during COMMIT; the transaction may have committed (%.300s)", was);
+        return -1;
+    }
     if (!r) return -1;
     /* COMMIT of a transaction a failed statement aborted "succeeds" with tag ROLLBACK:
      * reporting that as success would lose every write of the transaction silently */

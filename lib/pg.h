@@ -24,6 +24,9 @@
 #define PG_SQLSTATE_CONNECTION_FAILURE "08006"
 /* Set by this module: no pooled connection became free before the acquire timeout. */
 #define PG_SQLSTATE_POOL_EXHAUSTED "53300"
+/* Set by this module (the server's transaction_resolution_unknown): the connection was lost
+ * while COMMIT was under way, so the transaction may or may not have committed. */
+#define PG_SQLSTATE_COMMIT_UNKNOWN "08007"
 
 typedef struct pg_err {
     char sqlstate[6];    /* "" when the failure is not a database one (bad argument, I/O) */
@@ -109,7 +112,10 @@ long long pg_command(PGconn *conn, const char *sql, int nparams, const char *con
 int pg_tx_begin(PGconn *conn, pg_err *err);
 
 /* COMMIT on conn. A commit can fail (deferred constraint, serialization failure); then the
- * transaction is gone and -1 is returned with the SQLSTATE in err. */
+ * transaction is gone and -1 is returned with the SQLSTATE in err. When the connection is
+ * lost during the COMMIT, nobody can say whether it committed: err then carries
+ * PG_SQLSTATE_COMMIT_UNKNOWN, so a caller that keeps derived state (a cache, a read model)
+ * can treat the change as possibly made. */
 int pg_tx_commit(PGconn *conn, pg_err *err);
 
 /* ROLLBACK on conn, best effort: on a broken connection there is nothing to roll back, and
@@ -124,7 +130,8 @@ typedef int (*pg_tx_fn)(PGconn *conn, void *arg, pg_err *err);
 /* Acquires a connection, runs fn inside BEGIN … COMMIT and releases it. fn returning -1 or
  * the commit failing rolls everything back and returns -1 with err. A serialization failure
  * or deadlock (40001, 40P01) is retried up to two more times, since PostgreSQL asks clients
- * to retry exactly those. */
+ * to retry exactly those. A COMMIT whose outcome is unknown (PG_SQLSTATE_COMMIT_UNKNOWN) is
+ * never retried: it may have committed. */
 int pg_tx(pg_pool *pool, pg_tx_fn fn, void *arg, pg_err *err);
 
 /* ---- migrations --------------------------------------------------------------------- */

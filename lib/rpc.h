@@ -8,7 +8,8 @@
  *   if (st == RPC_OK) { ...unpack resp...; free(resp); } else log rpc_status_name(st)
  *   rpc_channel_free(ch);
  *
- * gRPC core 1.51: a channel connects lazily and reconnects by itself; every call gets its
+ * gRPC core 1.51: a channel connects at once and reconnects by itself (a thread per channel
+ * drives its connection: see rpc.c, and why it must); every call gets its
  * own pluck completion queue and blocks the calling thread until its batch completes, which
  * the call's deadline bounds (HTTP handlers run a thread per connection, so blocking is the
  * model). A channel is safe to share between threads. grpc_init/grpc_shutdown are counted
@@ -23,7 +24,7 @@
 
 typedef struct rpc_channel rpc_channel_t;
 
-/* An insecure channel to target ("host:port"), reconnecting fast (100 ms .. 1 s backoff)
+/* An insecure channel to target ("host:port"), reconnecting fast (100 ms .. 500 ms backoff, see rpc.c)
  * so a restarted server is used again within about a second, and without gRPC's own
  * retries (callers decide). NULL with err when the channel cannot be made. */
 rpc_channel_t *rpc_channel_new(const char *target, char *err, size_t errlen);

@@ -14,7 +14,7 @@ static sem_t g_slots;
 static bool g_ready;
 static char g_decoy[AUTH_PASS_HASH_MAX];
 
-static bool utf8_valid_printable(const unsigned char *s, size_t len);
+static long utf8_printable_chars(const unsigned char *s, size_t len);
 static void slot_take(void);
 static void slot_give(void);
 
@@ -72,15 +72,17 @@ static void slot_give(void)
     sem_post(&g_slots);
 }
 
-/* Valid UTF-8 (no overlong forms, surrogates or code points above U+10FFFF) with no C0
- * control character and no DEL. */
-static bool utf8_valid_printable(const unsigned char *s, size_t len)
+/* The number of code points of s when it is valid UTF-8 (no overlong forms, surrogates or
+ * code points above U+10FFFF) with no C0 control character and no DEL; else -1. */
+static long utf8_printable_chars(const unsigned char *s, size_t len)
 {
     size_t i = 0;
+    long chars = 0;
     while (i < len) {
         unsigned char c = s[i];
+        chars++;
         if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f) return false;
+            if (c < 0x20 || c == 0x7f) return -1;
             i++;
             continue;
         }
@@ -93,24 +95,26 @@ static bool utf8_valid_printable(const unsigned char *s, size_t len)
         else if ((c & 0xf8) == 0xf0)
             n = 3, cp = c & 0x07, min = 0x10000;
         else
-            return false;
-        if (n >= len - i) return false; /* truncated sequence */
+            return -1;
+        if (n >= len - i) return -1; /* truncated sequence */
         for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return false;
+            if ((s[i + k] & 0xc0) != 0x80) return -1;
             cp = (cp << 6) | (s[i + k] & 0x3f);
         }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
         i += n + 1;
     }
-    return true;
+    return chars;
 }
 
 const char *auth_pass_policy(const char *pw, size_t len)
 {
-    if (len < AUTH_PASS_MIN) return "password must be at least 8 bytes long";
-    if (len > AUTH_PASS_MAX) return "password must be at most 1024 bytes long";
-    if (!utf8_valid_printable((const unsigned char *)pw, len))
-        return "password must be valid UTF-8 without control characters";
+    /* counted in characters (NIST SP 800-63B), as a client or an API description counts */
+    long chars = len <= AUTH_PASS_MAX_BYTES ? utf8_printable_chars((const unsigned char *)pw, len)
+                                            : AUTH_PASS_MAX + 1;
+    if (chars < 0) return "password must be valid UTF-8 without control characters";
+    if (chars < AUTH_PASS_MIN) return "password must be at least 8 characters long";
+    if (chars > AUTH_PASS_MAX) return "password must be at most 1024 characters long";
     return NULL;
 }
 

@@ -12,8 +12,9 @@
 
 #include <sodium.h>
 
-#define AUTH_PASS_MIN 8    /* bytes */
-#define AUTH_PASS_MAX 1024 /* bytes */
+#define AUTH_PASS_MIN 8    /* characters (code points) */
+#define AUTH_PASS_MAX 1024 /* characters */
+#define AUTH_PASS_MAX_BYTES (AUTH_PASS_MAX * 4)
 #define AUTH_PASS_HASH_MAX crypto_pwhash_STRBYTES
 
 /* Sets the argon2id cost for new hashes (opslimit passes over memlimit_kib KiB) and the
@@ -26,9 +27,9 @@ int auth_pass_init(unsigned long long opslimit, size_t memlimit_kib, unsigned co
 /* Releases what auth_pass_init took. */
 void auth_pass_shutdown(void);
 
-/* The policy for a new password: AUTH_PASS_MIN..AUTH_PASS_MAX bytes of valid UTF-8
+/* The policy for a new password: AUTH_PASS_MIN..AUTH_PASS_MAX characters of valid UTF-8
  * without NUL or other control characters. Returns NULL if acceptable, else a message
- * for the client ("password must be at least 8 bytes"). */
+ * for the client ("password must be at least 8 characters long"). */
 const char *auth_pass_policy(const char *pw, size_t len);
 
 /* Hashes pw into out (an "$argon2id$…" string). Returns 0, or -1 (out of memory). */

@@ -16,9 +16,9 @@ typedef struct auth_field {
 } auth_field_t;
 
 /* Reads the named string members of the request's JSON object body. Any problem (no body,
- * not an object, a member missing or not a string) is answered 400 with the contract's
- * error body (invalid_request) and returns -1. A \\u0000 escape never gets here: lib/http
- * refuses it for every body. */
+ * not an object, a member missing, repeated or not a string, a member not named in f) is
+ * answered 400 with the contract's error body (invalid_request) and returns -1. A \\u0000
+ * escape never gets here: lib/http refuses it for every body. */
 int auth_req_fields(http_req *req, auth_field_t *f, size_t n);
 
 #endif

@@ -188,18 +188,16 @@ static void h_register(http_req *req, void *user)
     http_respond_json(req, 201, o);
 }
 
-static void login_failed(auth_app_t *app, http_req *req, const char *email, int64_t user_id)
+/* A failed login whose attempt was already counted by auth_limit_reserve (or, email NULL,
+ * one that names no possible account). */
+static void login_failed(auth_app_t *app, http_req *req, const char *email, int64_t user_id,
+                         int attempt)
 {
-    int64_t retry = 0;
-    pg_err e;
-    if (email && auth_limit_fail(app->pool, &app->limit, email, &retry, &e) < 0)
-        log_error("recording a failed login failed", LOG_STR("sqlstate", e.sqlstate),
-                  LOG_STR("error", e.msg));
     metrics_add(app->m.logins[AUTH_LOGIN_INVALID_CREDENTIALS], 1);
-    if (retry > 0)
+    if (email && attempt >= app->limit.max_failures)
         log_warn("login locked after repeated failures", LOG_STR("email", email),
-                 LOG_INT("user_id", user_id), LOG_INT("locked_for_s", retry));
-    else
+                 LOG_INT("user_id", user_id), LOG_INT("locked_for_s", app->limit.lockout_s));
+    else if (email)
         log_info("login failed", LOG_INT("user_id", user_id));
     http_error(req, 401, "invalid_credentials", "wrong email or password");
 }
@@ -217,13 +215,15 @@ static void h_login(http_req *req, void *user)
     if (!schema_ready(app, req)) return;
     /* No account can have a malformed email: refuse without the limiter's bookkeeping. */
     if (auth_email_normalize(f[0].val, f[0].len, email) < 0) {
-        login_failed(app, req, NULL, 0);
+        login_failed(app, req, NULL, 0, 0);
         return;
     }
+    /* Count the attempt before any password work (auth_limit.h): over the limit, refused. */
     int64_t retry;
-    if (auth_limit_check(app->pool, email, &retry, &e) < 0) {
+    int attempt;
+    if (auth_limit_reserve(app->pool, &app->limit, email, &attempt, &retry, &e) < 0) {
         metrics_add(app->m.logins[AUTH_LOGIN_ERROR], 1);
-        db_error(req, "limit.check", &e);
+        db_error(req, "limit.reserve", &e);
         return;
     }
     if (retry > 0) {
@@ -235,8 +235,8 @@ static void h_login(http_req *req, void *user)
                     "too many failed logins for this account; retry in %lld s", (long long)retry);
         return;
     }
-    if (f[1].len == 0 || f[1].len > AUTH_PASS_MAX) { /* cannot match: skip argon2 */
-        login_failed(app, req, email, 0);
+    if (f[1].len == 0 || f[1].len > AUTH_PASS_MAX_BYTES) { /* cannot match: skip argon2 */
+        login_failed(app, req, email, 0, attempt);
         return;
     }
     auth_user_t u;
@@ -248,7 +248,7 @@ static void h_login(http_req *req, void *user)
     }
     /* An unknown email costs the same argon2 time as a wrong password. */
     if (!timed_verify(app, found ? u.hash : NULL, f[1].val, f[1].len)) {
-        login_failed(app, req, email, found ? u.id : 0);
+        login_failed(app, req, email, found ? u.id : 0, attempt);
         return;
     }
     if (auth_limit_clear(app->pool, email, &e) < 0)

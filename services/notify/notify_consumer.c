@@ -14,7 +14,7 @@
 #include "notify_store.h"
 #include "trace.h"
 
-#define RETRY_MS 1000         /* a held round is tried again this often */
+#define RETRY_MS 250          /* a held round is tried again this often (recovery < 1 s) */
 #define DLQ_TIMEOUT_MS 10000  /* how long one dead letter may take to be acknowledged */
 #define LAG_EVERY_MS 1000
 #define MAX_PARTITIONS 256    /* for the lag gauge's series */

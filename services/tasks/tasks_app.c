@@ -116,6 +116,7 @@ static int make_relay(tasks_app_t *app, char *err, size_t errlen)
                          .max_attempts = c->relay_max_attempts,
                          .retry_backoff_ms = c->relay_retry_backoff_ms,
                          .delivery_timeout_ms = c->relay_delivery_timeout_ms,
+                         .lease_ms = c->relay_lease_ms,
                          .queue_max = c->relay_queue_max,
                          .retention_ms = c->outbox_retention_ms,
                          .metrics = app->svc->metrics};

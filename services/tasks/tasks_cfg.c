@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "tasks_relay.h"
 
 #define F(field) offsetof(tasks_cfg_t, field)
 #define MS_DAY 86400000LL
@@ -35,12 +36,20 @@ static const cfg_entry_t rows[] = {
             "deliveries Kafka rejects for good before a row becomes dead", false),
     CFG_ROW("TASKS_RELAY_RETRY_BACKOFF", CFG_DURATION, "500ms", 10, 3600000, F(relay_retry_backoff_ms),
             "first wait before a rejected row is tried again (doubles, at most 5 minutes)", false),
-    CFG_ROW("TASKS_RELAY_DELIVERY_TIMEOUT", CFG_DURATION, "10s", 1000, 600000,
+    CFG_ROW("TASKS_RELAY_DELIVERY_TIMEOUT", CFG_DURATION, "5s", 1000, 600000,
             F(relay_delivery_timeout_ms),
-            "how long one message may wait for Kafka (message.timeout.ms) before the row is retried",
+            "how long one message may wait for Kafka (message.timeout.ms) before the row is "
+            "retried; at most TASKS_RELAY_LEASE - 3s",
+            false),
+    CFG_ROW("TASKS_RELAY_LEASE", CFG_DURATION, "10s", 4000, 600000, F(relay_lease_ms),
+            "a relay whose database session is idle this long loses its shards to the others "
+            "(a frozen or cut-off relay); it stops publishing before that",
             false),
     CFG_ROW("TASKS_RELAY_QUEUE_MAX", CFG_INT, "100000", 100, 10000000, F(relay_queue_max),
             "messages the Kafka producer queues at most; a full queue makes the relay wait", false),
+    CFG_ROW("TASKS_MAX_PER_USER", CFG_INT, "100000", 0, 100000000, F(max_tasks_per_user),
+            "tasks one user may have; a create past it is 409 task_limit_reached (0: no limit)",
+            false),
     CFG_ROW("TASKS_OUTBOX_RETENTION", CFG_DURATION, "7d", 0, 365 * MS_DAY, F(outbox_retention_ms),
             "published outbox rows are deleted this long after publication", false),
 };
@@ -49,6 +58,14 @@ static int check(const void *cfg, char *err, size_t errlen)
 {
     const tasks_cfg_t *c = cfg;
     if (!*c->topic) return snprintf(err, errlen, "TASKS_TOPIC: must not be empty"), -1;
+    /* tasks_relay.h: every message must time out before the relay's lease can end */
+    if (c->relay_delivery_timeout_ms + TASKS_RELAY_LEASE_SLACK_MS > c->relay_lease_ms)
+        return snprintf(err, errlen,
+                        "TASKS_RELAY_DELIVERY_TIMEOUT: %lld ms is more than TASKS_RELAY_LEASE "
+                        "(%lld ms) minus %d ms; a message could outlive its relay's lease",
+                        (long long)c->relay_delivery_timeout_ms, (long long)c->relay_lease_ms,
+                        TASKS_RELAY_LEASE_SLACK_MS),
+               -1;
     return 0;
 }
 

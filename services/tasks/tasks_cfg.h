@@ -24,8 +24,10 @@ typedef struct tasks_cfg {
     int relay_max_attempts;
     int64_t relay_retry_backoff_ms;
     int64_t relay_delivery_timeout_ms;
+    int64_t relay_lease_ms;
     int relay_queue_max;
     int64_t outbox_retention_ms;
+    int max_tasks_per_user; /* 0: no limit */
 } tasks_cfg_t;
 
 /* The service's own settings (lib/svc loads them after its standard ones — TASKS_HTTP_LISTEN,

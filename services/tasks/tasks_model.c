@@ -254,9 +254,12 @@ int tasks_model_query_parse(const char *done, const char *tag, const char *q, co
         out->has_tag = true;
     }
     if (q && *q) {
+        /* counted in characters like the titles it searches (and as an API description
+         * can state it); the byte bound only keeps a huge value from being scanned */
         size_t n = strlen(q);
-        if (n > TASK_Q_MAX || utf8_chars((const unsigned char *)q, n) < 0) {
-            snprintf(err, errlen, "q must be printable text of at most %d bytes", TASK_Q_MAX);
+        long chars = n <= TASK_Q_BYTES ? utf8_chars((const unsigned char *)q, n) : -1;
+        if (chars < 0 || chars > TASK_Q_MAX) {
+            snprintf(err, errlen, "q must be printable text of at most %d characters", TASK_Q_MAX);
             return -1;
         }
         memcpy(out->q, q, n + 1);
@@ -271,7 +274,9 @@ int tasks_model_query_parse(const char *done, const char *tag, const char *q, co
         }
         out->limit = (int)v;
     }
-    if (cursor && *cursor) {
+    /* An empty cursor is refused like any other that was never given out (as `limit=` and
+     * notification-service's cursor are): only an absent one means "from the newest". */
+    if (cursor) {
         if (http_parse_id(cursor, &out->cursor) < 0) {
             *code = "invalid_cursor";
             snprintf(err, errlen, "cursor is not one this service gave out");

@@ -20,7 +20,8 @@
 #define TASK_TAGS_MAX 20
 #define TASK_TAG_MAX 40 /* characters */
 #define TASK_TAG_BYTES (TASK_TAG_MAX * 4)
-#define TASK_Q_MAX 200 /* bytes of a title search */
+#define TASK_Q_MAX 200 /* characters of a title search (no title is longer) */
+#define TASK_Q_BYTES (TASK_Q_MAX * 4)
 #define TASK_LIMIT_DEFAULT 50
 #define TASK_LIMIT_MAX 200
 #define TASK_PRIORITY_DEFAULT 3
@@ -61,7 +62,7 @@ typedef struct task_query {
     bool has_tag;
     char tag[TASK_TAG_BYTES + 1];
     bool has_q;
-    char q[TASK_Q_MAX + 1]; /* ASCII-lowercased, as matched */
+    char q[TASK_Q_BYTES + 1]; /* ASCII-lowercased, as matched */
     int64_t cursor;         /* 0: from the newest; else tasks with id < cursor */
     int limit;
 } task_query_t;

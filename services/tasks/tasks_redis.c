@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "redisurl.h"
 
 struct tasks_redis_conn {
     redisContext *c;
@@ -19,8 +20,7 @@ struct tasks_redis_conn {
 
 struct tasks_redis {
     tasks_redis_config_t cfg;
-    char host[256], user[128], password[256];
-    int port, db;
+    redisurl_t addr;
     pthread_mutex_t mu;
     pthread_cond_t freed; /* on CLOCK_MONOTONIC */
     tasks_redis_conn_t *conns;
@@ -28,66 +28,6 @@ struct tasks_redis {
     atomic_bool recheck;        /* run on_connect again before the next use */
     atomic_bool up;
 };
-
-/* ==== URL =============================================================================== */
-
-int tasks_redis_url_parse(const char *url, char *host, size_t hostlen, int *port, char *user,
-                          size_t userlen, char *password, size_t pwlen, int *db, char *err,
-                          size_t errlen)
-{
-    *port = 6379;
-    *db = 0;
-    user[0] = password[0] = host[0] = '\0';
-    const char *p;
-    if (!strncmp(url, "redis://", 8))
-        p = url + 8;
-    else {
-        snprintf(err, errlen, "must start with redis://");
-        return -1;
-    }
-    const char *at = strrchr(p, '@');
-    const char *slash = strchr(p, '/');
-    if (at && (!slash || at < slash)) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ul = colon ? (size_t)(colon - p) : (size_t)(at - p);
-        if (ul >= userlen) goto bad;
-        memcpy(user, p, ul);
-        user[ul] = '\0';
-        if (colon) {
-            size_t pl = (size_t)(at - colon - 1);
-            if (pl >= pwlen) goto bad;
-            memcpy(password, colon + 1, pl);
-            password[pl] = '\0';
-        } else { /* redis://password@host is how some tools spell it */
-            snprintf(password, pwlen, "%s", user);
-            user[0] = '\0';
-        }
-        p = at + 1;
-    }
-    slash = strchr(p, '/');
-    size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-    const char *colon = memchr(p, ':', hl);
-    size_t hostl = colon ? (size_t)(colon - p) : hl;
-    if (hostl == 0 || hostl >= hostlen) goto bad;
-    memcpy(host, p, hostl);
-    host[hostl] = '\0';
-    if (colon) {
-        char *end;
-        long v = strtol(colon + 1, &end, 10);
-        if (end != p + hl || v < 1 || v > 65535) goto bad;
-        *port = (int)v;
-    }
-    if (slash && slash[1]) {
-        char *end;
-        long v = strtol(slash + 1, &end, 10);
-        if (*end || v < 0 || v > 1000) goto bad;
-        *db = (int)v;
-    }
-    return 0;
-bad:
-    snprintf(err, errlen, "not a redis://[[user]:password@]host[:port][/db] URL");
-    return -1;
-}
 
 /* ==== commands and scripts ============================================================== */
 
@@ -189,18 +129,18 @@ static int conn_init(tasks_redis_t *r, tasks_redis_conn_t *s, bool fresh, char *
 {
     redisContext *c = s->c;
     redisReply *rep;
-    if (fresh && r->password[0]) {
-        rep = r->user[0] ? redisCommand(c, "AUTH %s %s", r->user, r->password)
-                         : redisCommand(c, "AUTH %s", r->password);
+    if (fresh && r->addr.password[0]) {
+        rep = r->addr.user[0] ? redisCommand(c, "AUTH %s %s", r->addr.user, r->addr.password)
+                         : redisCommand(c, "AUTH %s", r->addr.password);
         bool ok = tasks_redis_reply_ok(s, rep);
         if (rep) freeReplyObject(rep);
         if (!ok) return snprintf(err, errlen, "AUTH refused"), -1;
     }
-    if (fresh && r->db) {
-        rep = redisCommand(c, "SELECT %d", r->db);
+    if (fresh && r->addr.db) {
+        rep = redisCommand(c, "SELECT %d", r->addr.db);
         bool ok = tasks_redis_reply_ok(s, rep);
         if (rep) freeReplyObject(rep);
-        if (!ok) return snprintf(err, errlen, "SELECT %d refused", r->db), -1;
+        if (!ok) return snprintf(err, errlen, "SELECT %d refused", r->addr.db), -1;
     }
     if (fresh && load_scripts(s) < 0) return snprintf(err, errlen, "SCRIPT LOAD failed"), -1;
     if (!r->cfg.on_connect) return 0;
@@ -255,7 +195,7 @@ tasks_redis_conn_t *tasks_redis_acquire(tasks_redis_t *r, int64_t wait_ms, bool 
     char err[256] = "";
     if (!s->c) {
         struct timeval tv = {r->cfg.timeout_ms / 1000, (r->cfg.timeout_ms % 1000) * 1000};
-        redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+        redisContext *c = redisConnectWithTimeout(r->addr.host, r->addr.port, tv);
         if (c && !c->err) redisSetTimeout(c, tv);
         if (!c || c->err) {
             snprintf(err, sizeof err, "%s", c ? c->errstr : "out of memory");
@@ -318,9 +258,7 @@ int tasks_redis_new(const tasks_redis_config_t *cfg, tasks_redis_t **out, char *
     atomic_init(&r->recheck, false);
     atomic_init(&r->up, false);
     char why[128];
-    if (tasks_redis_url_parse(cfg->url, r->host, sizeof r->host, &r->port, r->user,
-                              sizeof r->user, r->password, sizeof r->password, &r->db, why,
-                              sizeof why) < 0) {
+    if (redisurl_parse(cfg->url, &r->addr, why, sizeof why) < 0) {
         snprintf(err, errlen, "REDIS_URL: %s", why);
         tasks_redis_free(r);
         return -1;

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TASKS_REDIS_BREAKER_MS 500
+#define TASKS_REDIS_BREAKER_MS 200
 
 typedef struct tasks_redis tasks_redis_t;
 typedef struct tasks_redis_conn tasks_redis_conn_t;
@@ -36,7 +36,7 @@ typedef int (*tasks_redis_init_fn)(tasks_redis_conn_t *c, bool forced, void *use
                                    size_t errlen);
 
 typedef struct tasks_redis_config {
-    const char *url;    /* redis://[[user]:password@]host[:port][/db] */
+    const char *url;    /* redis://[[user]:password@]host[:port][/db] (lib/redisurl) */
     int pool_size;      /* connections at most */
     int64_t timeout_ms; /* connect and command timeout */
     const char *const *scripts; /* Lua sources, loaded on every connection */
@@ -44,12 +44,6 @@ typedef struct tasks_redis_config {
     tasks_redis_init_fn on_connect; /* NULL: none */
     void *user;
 } tasks_redis_config_t;
-
-/* Parses a Redis URL (redis://password@host is accepted as some tools write it). Returns 0,
- * or -1 with the reason in err (never the password). */
-int tasks_redis_url_parse(const char *url, char *host, size_t hostlen, int *port, char *user,
-                          size_t userlen, char *password, size_t pwlen, int *db, char *err,
-                          size_t errlen);
 
 /* Creates the client; nothing is connected yet. 0, or -1 with err naming REDIS_URL. */
 int tasks_redis_new(const tasks_redis_config_t *cfg, tasks_redis_t **out, char *err,

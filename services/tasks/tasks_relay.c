@@ -39,12 +39,15 @@
 #define REBALANCE_MS 1000
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_MAX_ROWS 200000
-#define RECONNECT_MS 1000
+#define RECONNECT_MS 250 /* the database back: publishing again within a second */
 #define STOP_GRACE_MS 3000
 #define PROGRESS_LOG_MS 10000
-#define TRANSIENT_BACKOFF_MAX_MS 5000
+/* Kafka unavailable: a round already waited message.timeout.ms for its deliveries, so the
+ * pause between such rounds stays short; a broker that returns during it is used at once */
+#define TRANSIENT_BACKOFF_MAX_MS 500
 #define MAX_BACKOFF_MS (5 * 60 * 1000)
 #define SLOW_READ_MS 50
+#define HEARTBEAT_MS 1000 /* the session never idles longer than this while the relay waits */
 #define ANALYZE_EVERY_MS 60000
 
 /* A row of the batch being published. Strings point into the batch's PGresult, which lives
@@ -74,6 +77,8 @@ struct tasks_relay {
     rd_kafka_t *rk; /* kafka_handle(kafka), or NULL */
     bool held[TASKS_RELAY_SHARDS];
     int nheld;
+    long long lease_until_ms; /* our end of the session's lease: last query sent + lease_ms */
+    long long next_heartbeat_ms;
     atomic_int shards_gauge;
     unsigned rotor;
     long long next_rebalance_ms, next_prune_ms, next_progress_ms, next_analyze_ms;
@@ -152,6 +157,11 @@ int tasks_relay_shard_target(int shards, int n)
 {
     if (n < 1) n = 1;
     return (shards + n - 1) / n;
+}
+
+bool tasks_relay_may_produce(long long now_ms, long long lease_until_ms, int64_t timeout_ms)
+{
+    return now_ms + timeout_ms + TASKS_RELAY_LEASE_SLACK_MS <= lease_until_ms;
 }
 
 /* ==== small helpers ===================================================================== */
@@ -236,14 +246,26 @@ static void producer_destroy(tasks_relay_t *r)
  * advisory locks are its shards, released by the server when the session ends. Its commits
  * (the marks) do not wait for the WAL flush: a mark lost in a database crash only makes the
  * row go out again — a duplicate, which at-least-once allows — and not waiting for a disk
- * flush per round is most of a round's time when a busy task drains one event at a time. */
+ * flush per round is most of a round's time when a busy task drains one event at a time.
+ * The session is also the relay's lease (tasks_relay.h): the server ends it after lease_ms
+ * without a statement (idle_session_timeout), or when the relay's host stops answering TCP
+ * (server-side keepalives, and tcp_user_timeout for data it cannot deliver); the client side
+ * has the same keepalives and user timeout for a server that vanished. */
 static int relay_connect(tasks_relay_t *r)
 {
+    char options[256], user_timeout[24];
+    snprintf(options, sizeof options,
+             "-c statement_timeout=60000 -c synchronous_commit=off -c jit=off "
+             "-c idle_session_timeout=%lld -c tcp_keepalives_idle=2 -c tcp_keepalives_interval=1 "
+             "-c tcp_keepalives_count=3 -c tcp_user_timeout=%lld",
+             (long long)r->cfg.lease_ms, (long long)r->cfg.lease_ms);
+    snprintf(user_timeout, sizeof user_timeout, "%lld", (long long)r->cfg.lease_ms);
     const char *kw[] = {"dbname", "application_name", "connect_timeout", "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "options", NULL};
-    const char *val[] = {r->url, TASKS_RELAY_APP_NAME, "3", "5", "2", "3",
-                         "-c statement_timeout=60000 -c synchronous_commit=off -c jit=off",
+                        "keepalives_interval", "keepalives_count", "tcp_user_timeout", "options",
+                        NULL};
+    const char *val[] = {r->url, TASKS_RELAY_APP_NAME, "3", "2", "1", "3", user_timeout, options,
                          NULL};
+    long long sent = clock_mono_ms();
     PGconn *c = PQconnectdbParams(kw, val, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         log_warn("relay: cannot connect to the database; retrying",
@@ -264,6 +286,31 @@ static int relay_connect(tasks_relay_t *r)
     r->nheld = 0;
     atomic_store(&r->shards_gauge, 0);
     r->next_rebalance_ms = 0;
+    r->lease_until_ms = sent + r->cfg.lease_ms;
+    r->next_heartbeat_ms = 0;
+    return 0;
+}
+
+/* A statement sent at sent_ms succeeded: the server's idle clock restarted no earlier. */
+static void renewed(tasks_relay_t *r, long long sent_ms)
+{
+    r->lease_until_ms = sent_ms + r->cfg.lease_ms;
+    r->next_heartbeat_ms = sent_ms + HEARTBEAT_MS;
+}
+
+/* While the relay waits (for Kafka's reports, for room in its queue), a statement once a
+ * second keeps its session from idling into the lease's end. 0, or -1 when the session is
+ * gone (the lease is lost: the caller stops producing). */
+static int heartbeat(tasks_relay_t *r)
+{
+    long long now = clock_mono_ms();
+    if (!r->conn) return -1;
+    if (now < r->next_heartbeat_ms) return 0;
+    PGresult *res = PQexec(r->conn, "SELECT 1");
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    if (!ok) return -1;
+    renewed(r, now);
     return 0;
 }
 
@@ -297,12 +344,14 @@ static void shard_list(const bool *which, int first, int count, buf_t *b)
 static int rebalance(tasks_relay_t *r)
 {
     pg_err e;
+    long long sent = clock_mono_ms();
     const char *p[] = {TASKS_RELAY_APP_NAME};
     PGresult *res = pg_query(r->conn,
                              "SELECT count(*) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND application_name = $1",
                              1, p, &e);
     if (!res) return -1;
+    renewed(r, sent);
     int n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     int target = tasks_relay_shard_target(TASKS_RELAY_SHARDS, n);
@@ -361,10 +410,16 @@ static int rebalance(tasks_relay_t *r)
 /* ==== one round ========================================================================= */
 
 /* Hands one row to librdkafka, waiting for room while the queue is full (backpressure).
- * Returns 0 when queued (or failed for good: row->reported is set), -1 when stopping. */
+ * Returns 0 when queued (or failed for good: row->reported is set), -1 when stopping or when
+ * the lease no longer leaves room for the message's timeout (the row stays pending). */
 static int produce_row(tasks_relay_t *r, size_t idx)
 {
     relay_row_t *row = &r->rows[idx];
+    /* fencing: the message must be past its timeout before another relay can take the shard */
+    if (!tasks_relay_may_produce(clock_mono_ms(), r->lease_until_ms, r->cfg.delivery_timeout_ms) &&
+        (heartbeat(r) < 0 ||
+         !tasks_relay_may_produce(clock_mono_ms(), r->lease_until_ms, r->cfg.delivery_timeout_ms)))
+        return -1;
     void *tag = (void *)((r->round << 24) | (uintptr_t)(idx + 1));
     trace_ctx_t parent;
     bool has_parent = row->traceparent && trace_parent_parse(row->traceparent, &parent) == 0;
@@ -401,7 +456,10 @@ static int produce_row(tasks_relay_t *r, size_t idx)
             return 0;
         }
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            if (stopping(r)) break;
+            if (stopping(r) || heartbeat(r) < 0 ||
+                !tasks_relay_may_produce(clock_mono_ms(), r->lease_until_ms,
+                                         r->cfg.delivery_timeout_ms))
+                break;
             r->queue_full_waits++;
             metrics_add(r->m_queue_full, 1);
             rd_kafka_poll(r->rk, 100); /* delivery reports make room */
@@ -420,7 +478,7 @@ static int produce_row(tasks_relay_t *r, size_t idx)
 }
 
 /* Waits for every delivery report of the round. On stop, waits STOP_GRACE_MS more, then
- * purges: purged rows report __PURGE_* and stay pending. */
+ * purges: purged rows report __PURGE_* and stay pending. A lost lease purges at once. */
 static void await_reports(tasks_relay_t *r)
 {
     long long deadline = clock_mono_ms() + r->cfg.delivery_timeout_ms + 5000;
@@ -429,7 +487,11 @@ static void await_reports(tasks_relay_t *r)
         rd_kafka_poll(r->rk, 50);
         long long now = clock_mono_ms();
         if (stopping(r) && !stop_deadline) stop_deadline = now + STOP_GRACE_MS;
-        if ((stop_deadline && now > stop_deadline) || now > deadline) {
+        /* a lost lease: what is still queued must not go out (its timeout has passed or is
+         * about to); the rows stay pending for the shard's next owner */
+        bool lost = heartbeat(r) < 0 || now > r->lease_until_ms - TASKS_RELAY_LEASE_SLACK_MS;
+        if (lost) log_warn("relay: lease lost while waiting for Kafka; purging what is queued");
+        if (lost || (stop_deadline && now > stop_deadline) || now > deadline) {
             rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             long long hard = clock_mono_ms() + 5000;
             while (r->outstanding > 0 && clock_mono_ms() < hard)
@@ -570,6 +632,7 @@ static int run_round(tasks_relay_t *r)
         log_warn("relay: reading the outbox failed", LOG_STR("error", e.msg));
         return -1;
     }
+    renewed(r, t_start);
     size_t n = (size_t)PQntuples(res);
     if (n == 0) {
         PQclear(res);
@@ -600,7 +663,7 @@ static int run_round(tasks_relay_t *r)
     size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         if (!r->send[i]) continue;
-        if (produce_row(r, i) < 0) break; /* stopping while the queue is full */
+        if (produce_row(r, i) < 0) break; /* stopping, or the lease leaves no room */
         sent++;
     }
     await_reports(r);

@@ -8,6 +8,17 @@
  *    pg_stat_activity (application_name tasks-outbox-relay) and each keeps about 64/N
  *    shards, releasing extras between batches; a relay that dies (even by SIGKILL) loses its
  *    session and with it its locks, and the others take its shards within a second.
+ *  - The session is a lease (issue 13, item 7): it runs with idle_session_timeout = lease_ms
+ *    (and server-side TCP keepalives and user timeout), so the server ends the session of a
+ *    relay that stopped talking — frozen (SIGSTOP, a stalled VM), cut off, or on a host that
+ *    vanished — after lease_ms, and the others take its shards at their next rebalance. A
+ *    live relay talks at least once a second (rebalance; a heartbeat while it waits for
+ *    Kafka). Fencing: the relay keeps its own conservative end of the lease (when it last
+ *    sent a query, plus lease_ms) and hands a row to librdkafka only if the message's own
+ *    timeout (delivery_timeout_ms, message.timeout.ms) ends TASKS_RELAY_LEASE_SLACK_MS before
+ *    that; so whatever this relay still has queued when another relay can take the shard is
+ *    past its timeout, and librdkafka neither sends nor retries it. A relay that finds its
+ *    lease over stops producing, purges its queue and reconnects.
  *  - Per-task order: a relay sends only a task's oldest pending row (its "head") and sends
  *    the next one only after the head was confirmed and marked published, so at most one
  *    event per task is ever in flight from any relay. Kafka therefore receives each task's
@@ -36,6 +47,9 @@
 
 #define TASKS_RELAY_SHARDS 64 /* must match the outbox.shard expression in the migration */
 #define TASKS_RELAY_APP_NAME "tasks-outbox-relay"
+/* Kept between a message's timeout and the end of its relay's lease: room for librdkafka's
+ * timeout scan (once a second) and for scheduling delays. */
+#define TASKS_RELAY_LEASE_SLACK_MS 3000
 
 typedef struct tasks_relay_config {
     const char *database_url;
@@ -46,6 +60,7 @@ typedef struct tasks_relay_config {
     int max_attempts;
     int64_t retry_backoff_ms;
     int64_t delivery_timeout_ms;
+    int64_t lease_ms; /* the session's idle_session_timeout; > delivery_timeout + slack */
     int queue_max;
     int64_t retention_ms;
     metrics_registry_t *metrics; /* where relay metrics go; NULL: none */
@@ -98,5 +113,10 @@ int64_t tasks_relay_backoff_ms(int64_t base_ms, int attempts);
 
 /* Shards a relay should hold when n relays share TASKS_RELAY_SHARDS: ceil(shards / n). */
 int tasks_relay_shard_target(int shards, int n);
+
+/* The fencing rule: true when a message handed to librdkafka at now_ms, which times out after
+ * timeout_ms, is certain to be past its timeout TASKS_RELAY_LEASE_SLACK_MS before the lease
+ * ends at lease_until_ms (all on one monotonic clock). */
+bool tasks_relay_may_produce(long long now_ms, long long lease_until_ms, int64_t timeout_ms);
 
 #endif

@@ -33,6 +33,15 @@ static void store_failed(http_req *req, const pg_err *e)
         http_error(req, 500, "internal", "internal error");
 }
 
+/* A change that failed: store_failed's answer, and when the COMMIT's outcome is unknown
+ * (the change may have been made) the user's read model projection is invalidated, since no
+ * update of it will come (tasks_readmodel.h, rule 4). */
+static void change_failed(http_req *req, tasks_app_t *app, int64_t user_id, const pg_err *e)
+{
+    if (app->rm && pg_err_is(e, PG_SQLSTATE_COMMIT_UNKNOWN)) tasks_readmodel_invalidate(app->rm, user_id);
+    store_failed(req, e);
+}
+
 static bool path_id(http_req *req, int64_t *id)
 {
     if (http_parse_id(http_req_param(req, "id"), id) == 0) return true;
@@ -63,12 +72,12 @@ static bool read_input(http_req *req, bool create, task_input_t *in)
     return false;
 }
 
-/* A store call's outcome for one task: true when found; otherwise the answer (503/400/500
+/* A change's outcome for one task: true when found; otherwise the answer (503/400/500
  * for a database error, 404 for a task that is not the caller's or does not exist) is sent. */
-static bool store_found(http_req *req, int rc, const pg_err *e)
+static bool change_found(http_req *req, tasks_app_t *app, int64_t user_id, int rc, const pg_err *e)
 {
     if (rc < 0)
-        store_failed(req, e);
+        change_failed(req, app, user_id, e);
     else if (rc == 0)
         http_error(req, 404, "not_found", "no such task");
     return rc > 0;
@@ -170,8 +179,16 @@ static void create_task(http_req *req, void *user)
     change_ctx_init(&c, req, app);
     task_t t;
     pg_err e;
-    if (tasks_store_create(app->svc->pool, u.user_id, &in, &c.ev, &t, &e) < 0) {
-        store_failed(req, &e);
+    int rc = tasks_store_create(app->svc->pool, u.user_id, app->cfg.max_tasks_per_user, &in, &c.ev,
+                                &t, &e);
+    if (rc == TASKS_STORE_LIMIT) {
+        http_errorf(req, 409, "task_limit_reached",
+                    "a user has at most %d tasks; delete some to add more",
+                    app->cfg.max_tasks_per_user);
+        return;
+    }
+    if (rc < 0) {
+        change_failed(req, app, u.user_id, &e);
         return;
     }
     committed(app, &t, false);
@@ -189,7 +206,12 @@ static void get_task(http_req *req, void *user)
     if (!svc_authenticate(app->svc, req, &u) || !path_id(req, &id)) return;
     task_t t;
     pg_err e;
-    if (store_found(req, tasks_store_get(app->svc->pool, u.user_id, id, &t, &e), &e))
+    int rc = tasks_store_get(app->svc->pool, u.user_id, id, &t, &e);
+    if (rc < 0)
+        store_failed(req, &e);
+    else if (rc == 0)
+        http_error(req, 404, "not_found", "no such task");
+    else
         respond_task(req, 200, &t);
 }
 
@@ -206,7 +228,7 @@ static void patch_task(http_req *req, void *user)
     task_t t;
     task_event_t kind;
     pg_err e;
-    if (!store_found(req, tasks_store_update(app->svc->pool, u.user_id, id, &in, &c.ev, &t, &kind, &e), &e))
+    if (!change_found(req, app, u.user_id, tasks_store_update(app->svc->pool, u.user_id, id, &in, &c.ev, &t, &kind, &e), &e))
         return;
     committed(app, &t, false);
     respond_task(req, 200, &t);
@@ -223,7 +245,7 @@ static void complete_task(http_req *req, void *user)
     task_t t;
     int changed = 0;
     pg_err e;
-    if (!store_found(req, tasks_store_complete(app->svc->pool, u.user_id, id, &c.ev, &t, &changed, &e), &e))
+    if (!change_found(req, app, u.user_id, tasks_store_complete(app->svc->pool, u.user_id, id, &c.ev, &t, &changed, &e), &e))
         return;
     if (changed) committed(app, &t, false);
     respond_task(req, 200, &t);
@@ -239,7 +261,7 @@ static void delete_task(http_req *req, void *user)
     change_ctx_init(&c, req, app);
     task_t t;
     pg_err e;
-    if (!store_found(req, tasks_store_delete(app->svc->pool, u.user_id, id, &c.ev, &t, &e), &e))
+    if (!change_found(req, app, u.user_id, tasks_store_delete(app->svc->pool, u.user_id, id, &c.ev, &t, &e), &e))
         return;
     committed(app, &t, true);
     http_respond_empty(req, 204);

@@ -30,6 +30,8 @@
 typedef struct tx_arg {
     int64_t user_id;
     int64_t id;
+    int64_t max_tasks;
+    bool over_limit;
     const task_input_t *in;
     const tasks_store_event_ctx_t *ev;
     task_t *out;
@@ -144,6 +146,21 @@ static void copy_tags(task_t *t, const task_input_t *in)
     memcpy(t->tags, in->tags, sizeof t->tags);
 }
 
+/* Adds delta to the user's task count, in the slot of this session (task_counts in migration
+ * 003: two pooled connections of one user rarely share a slot, so they rarely wait on each
+ * other's row lock until commit). */
+static int count_add(PGconn *c, const char *uid, const char *delta, pg_err *err)
+{
+    const char *p[] = {uid, delta};
+    return pg_command(c,
+                      "INSERT INTO task_counts AS k (user_id, slot, n) "
+                      "VALUES ($1, pg_backend_pid() % 8, $2) ON CONFLICT (user_id, slot) "
+                      "DO UPDATE SET n = k.n + EXCLUDED.n",
+                      2, p, err) < 0
+               ? -1
+               : 0;
+}
+
 /* ==== changes =========================================================================== */
 
 static int create_tx(PGconn *c, void *arg, pg_err *err)
@@ -152,6 +169,16 @@ static int create_tx(PGconn *c, void *arg, pg_err *err)
     const task_input_t *in = a->in;
     char uid[24], prio[8], due[TASK_TIME_LEN + 1];
     snprintf(uid, sizeof uid, "%lld", (long long)a->user_id);
+    if (a->max_tasks > 0) {
+        const char *up[] = {uid};
+        PGresult *r = pg_query(c, "SELECT coalesce(sum(n), 0) FROM task_counts WHERE user_id = $1",
+                               1, up, err);
+        if (!r) return -1;
+        a->over_limit = col_i64(r, 0, 0) >= a->max_tasks;
+        PQclear(r);
+        if (a->over_limit) return snprintf(err->msg, sizeof err->msg, "task limit"), -1;
+    }
+    if (count_add(c, uid, "1", err) < 0) return -1;
     snprintf(prio, sizeof prio, "%d", in->priority);
     bool has_due = in->has_due && !in->due_null;
     if (has_due) rfc3339_format(in->due_ms, due);
@@ -170,11 +197,12 @@ static int create_tx(PGconn *c, void *arg, pg_err *err)
     return tasks_outbox_insert(c, a->ev->topic, TASK_EV_CREATED, a->out, a->ev->traceparent, err);
 }
 
-int tasks_store_create(pg_pool *pool, int64_t user_id, const task_input_t *in,
+int tasks_store_create(pg_pool *pool, int64_t user_id, int64_t max_tasks, const task_input_t *in,
                  const tasks_store_event_ctx_t *ev, task_t *out, pg_err *err)
 {
-    tx_arg a = {.user_id = user_id, .in = in, .ev = ev, .out = out};
-    return pg_tx(pool, create_tx, &a, err) < 0 ? -1 : 1;
+    tx_arg a = {.user_id = user_id, .max_tasks = max_tasks, .in = in, .ev = ev, .out = out};
+    if (pg_tx(pool, create_tx, &a, err) == 0) return 1;
+    return a.over_limit ? TASKS_STORE_LIMIT : -1;
 }
 
 /* One UPDATE both checks ownership and applies the patch; the CTE locks the row first and
@@ -301,6 +329,7 @@ static int delete_tx(PGconn *c, void *arg, pg_err *err)
     PQclear(r);
     if (rc < 0) return bad_row(err), -1;
     if (!a->found) return 0;
+    if (count_add(c, uid, "-1", err) < 0) return -1;
     return tasks_outbox_insert(c, a->ev->topic, TASK_EV_DELETED, a->out, a->ev->traceparent, err);
 }
 
@@ -379,32 +408,28 @@ int tasks_store_list(pg_pool *pool, int64_t user_id, const task_query_t *q, task
     return 0;
 }
 
-int tasks_store_user_tasks(pg_pool *pool, int64_t user_id, task_t **out, size_t *n, pg_err *err)
+int tasks_store_user_page(PGconn *c, int64_t user_id, int64_t before, size_t max, task_t *out,
+                          size_t *n, pg_err *err)
 {
-    char uid[24];
+    char uid[24], bef[24], lim[24];
     snprintf(uid, sizeof uid, "%lld", (long long)user_id);
-    const char *p[] = {uid};
-    *out = NULL;
+    snprintf(bef, sizeof bef, "%lld", (long long)before);
+    snprintf(lim, sizeof lim, "%zu", max);
+    const char *p[] = {uid, before > 0 ? bef : NULL, lim};
     *n = 0;
-    PGresult *r = read_query(pool, "SELECT " TASK_COLS " FROM tasks t WHERE t.user_id = $1", 1,
-                             p, err);
+    PGresult *r = pg_query(c,
+                           "SELECT " TASK_COLS " FROM tasks t WHERE t.user_id = $1 "
+                           "AND ($2::bigint IS NULL OR t.id < $2) ORDER BY t.id DESC LIMIT $3",
+                           3, p, err);
     if (!r) return -1;
-    int rows = PQntuples(r);
-    task_t *ts = rows ? malloc((size_t)rows * sizeof *ts) : NULL;
-    if (rows && !ts) {
-        PQclear(r);
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return -1;
-    }
-    for (int i = 0; i < rows; i++)
-        if (row_to_task(r, i, 0, &ts[i]) < 0) {
-            free(ts);
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+        if (row_to_task(r, i, 0, &out[*n]) < 0) {
             PQclear(r);
             return bad_row(err), -1;
         }
+        (*n)++;
+    }
     PQclear(r);
-    *out = ts;
-    *n = (size_t)rows;
     return 0;
 }
 
@@ -430,4 +455,67 @@ int tasks_store_users_after(pg_pool *pool, int64_t after, int64_t *ids, size_t m
         ids[(*n)++] = col_i64(r, i, 0);
     PQclear(r);
     return 0;
+}
+
+/* ==== read model marks ================================================================== */
+
+int tasks_store_mark_dirty(pg_pool *pool, const int64_t *user_ids, size_t n, pg_err *err)
+{
+    if (n == 0) return 0;
+    buf_t ids = BUF_INIT;
+    buf_putc(&ids, '{');
+    for (size_t i = 0; i < n; i++) buf_printf(&ids, "%s%lld", i ? "," : "", (long long)user_ids[i]);
+    buf_putc(&ids, '}');
+    if (ids.oom) {
+        buf_free(&ids);
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return -1;
+    }
+    const char *p[] = {buf_str(&ids)};
+    PGconn *c = pg_acquire(pool, err);
+    long long rc = c ? pg_command(c,
+                                  "INSERT INTO readmodel_dirty (user_id) "
+                                  "SELECT DISTINCT u FROM unnest($1::bigint[]) u ORDER BY u "
+                                  "ON CONFLICT (user_id) DO UPDATE SET marked_at = clock_timestamp()",
+                                  1, p, err)
+                     : -1;
+    pg_release(pool, c);
+    buf_free(&ids);
+    return rc < 0 ? -1 : 0;
+}
+
+int tasks_store_dirty_list(pg_pool *pool, size_t max, int64_t *user_ids, char (*marked_at)[40],
+                           size_t *n, pg_err *err)
+{
+    char lim[24];
+    snprintf(lim, sizeof lim, "%zu", max);
+    const char *p[] = {lim};
+    *n = 0;
+    PGresult *r = read_query(pool,
+                             "SELECT user_id, marked_at::text FROM readmodel_dirty "
+                             "ORDER BY marked_at LIMIT $1",
+                             1, p, err);
+    if (!r) return -1;
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+        user_ids[*n] = col_i64(r, i, 0);
+        snprintf(marked_at[*n], 40, "%s", PQgetvalue(r, i, 1));
+        (*n)++;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int tasks_store_dirty_clear(pg_pool *pool, int64_t user_id, const char *marked_at, pg_err *err)
+{
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)user_id);
+    const char *p[] = {uid, marked_at};
+    PGconn *c = pg_acquire(pool, err);
+    long long rc = c ? pg_command(c,
+                                  "DELETE FROM readmodel_dirty WHERE user_id = $1 "
+                                  "AND marked_at = $2::timestamptz",
+                                  2, p, err)
+                     : -1;
+    pg_release(pool, c);
+    return rc < 0 ? -1 : 0;
 }

@@ -10,6 +10,7 @@ import os
 import pathlib
 import secrets
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -81,6 +82,17 @@ class Api:
 
     def list(self, timeout=30, **params):
         return self.s.get(self.base + "/api/tasks", params=params, timeout=timeout)
+
+    def wait_redis(self, timeout=30, **params):
+        """Polls the user's list until it is served from Redis, and returns that answer. A
+        projection that is not built (a new user, after an invalidation, a restart or a Redis
+        restart) is rebuilt in the background while reads fall back to PostgreSQL
+        (tasks_readmodel.h, rule 2)."""
+        def from_redis():
+            r = self.list(**params)
+            return r if r.status_code == 200 and r.headers.get("X-Read-Source") == "redis" else None
+        return wait_until("the list to be served from Redis", from_redis, timeout=timeout,
+                          interval=0.05)
 
     def list_all(self, **params):
         """Every page, following next_cursor; returns (tasks, sources)."""
@@ -314,3 +326,52 @@ def wait_relay_asleep(env, relay, timeout=30):
         return rows[0][0] == "idle" and "pg_stat_activity" in rows[0][1]
 
     wait_until("the relay's first round to end", asleep, timeout=timeout, interval=0.02)
+
+
+# ---- a private tasks-service ----------------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class TasksInstance:
+    """A tasks-service process of its own (its own port and settings, the stack's database,
+    Redis and auth-service), logging into the stack's log directory so the sanitizer check
+    sees it. Use as a context manager: stopped with SIGTERM, and its exit checked, at the end."""
+
+    def __init__(self, env, name, **settings):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = RUN / "logs" / f"tasks-{name}.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.start_at = self.log.stat().st_size if self.log.exists() else 0
+        self.env = {**os.environ, **env, "LOG_LEVEL": "info",
+                    "TASKS_HTTP_LISTEN": f"127.0.0.1:{self.port}",
+                    **{k: str(v) for k, v in settings.items()}}
+        self.p = subprocess.Popen([str(bin_dir() / "tasks-service")], env=self.env,
+                                  stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_until("the private tasks-service to be ready",
+                   lambda: self.p.poll() is None and
+                   requests.get(self.url + "/ready", timeout=2).status_code == 200,
+                   timeout=60, interval=0.2)
+
+    def lines(self):
+        with open(self.log, "rb") as f:
+            f.seek(self.start_at)
+            return f.read().decode(errors="replace").splitlines()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            self.p.wait(timeout=60)
+        bad = [line for line in self.lines() if SANITIZER.search(line)]
+        assert not bad, "sanitizer report:\n" + "\n".join(self.lines()[-60:])
+        assert self.p.returncode == 0, "\n".join(self.lines()[-30:])

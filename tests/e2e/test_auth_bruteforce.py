@@ -1,7 +1,12 @@
 """auth-service brute-force protection: repeated failed logins for one email lock it (429 with
 Retry-After), whether or not the account exists, through the gateway and directly. Each test
 also checks what auth_logins_total says about exactly the attempts it made."""
+import collections
+import concurrent.futures
+import threading
+
 import pytest
+import requests
 
 from auth_support import assert_contract_error, login, register, strong_password, unique_email
 from conftest import Counters
@@ -66,3 +71,34 @@ def test_unknown_email_locks_the_same_way(base, logins):
     assert assert_contract_error(r, 429) == "too_many_attempts"
     assert int(r.headers["Retry-After"]) > 0
     assert (logins("invalid_credentials"), logins("locked"), logins("success")) == (MAX_FAILURES, 1, 0)
+
+
+def test_parallel_guesses_reach_the_password_check_at_most_max_failures_times(env, logins):
+    """400 wrong guesses for one account sent at once (directly: the gateway's per-address
+    limit is not what is tested): each attempt is counted before its password is checked, so
+    at most MAX_FAILURES of them cost an argon2 verify; the rest are 429. Before the attempt
+    was reserved first, every guess that arrived before the first failure was recorded went
+    through to argon2 (about all 400)."""
+    base = env["AUTH_HTTP_URL"]
+    email, pw = unique_email("bf-par"), strong_password()
+    assert register(base, email, pw).status_code == 201
+    hashes = Counters(base)  # auth_password_hash_seconds counts every argon2 hash and verify
+    barrier = threading.Barrier(400)
+
+    def guess(i):
+        barrier.wait(timeout=60)
+        with requests.Session() as s:
+            return s.post(base + "/api/auth/login", json={"email": email, "password": f"guess-{i}-wrong"},
+                          timeout=120)
+
+    with concurrent.futures.ThreadPoolExecutor(400) as pool:
+        answers = list(pool.map(guess, range(400)))
+    codes = collections.Counter(r.status_code for r in answers)
+    assert set(codes) <= {401, 429}, codes
+    checked = hashes.delta("auth_password_hash_seconds_count")
+    print(f"400 parallel guesses: {dict(codes)}; password checks: {checked:.0f}")
+    assert checked <= MAX_FAILURES, (checked, codes)
+    assert codes[401] == checked and codes[429] == 400 - checked, (checked, codes)
+    assert logins("invalid_credentials") == checked and logins("locked") == 400 - checked
+    # the account is locked now, for the right password too
+    assert assert_contract_error(login(base, email, pw), 429) == "too_many_attempts"

@@ -103,6 +103,10 @@ def test_register_validation(base):
     assert assert_contract_error(r, 400) == "invalid_password"
     assert register(base, unique_email(), "x" * 1024).status_code == 201
     assert register(base, unique_email(), "12345678").status_code == 201
+    # the bounds count characters: 8 bytes of 4 characters is too short, 1024 emoji is fine
+    r = register(base, unique_email(), "\u00e4\u00f6\u00fc\u00df")
+    assert assert_contract_error(r, 400) == "invalid_password"
+    assert register(base, unique_email(), "\U0001F511" * 1024).status_code == 201
     # an apostrophe is a legal email character, stored and matched literally
     email = f"o'brien-{unique_email()}"
     assert register(base, email, "password-1").status_code == 201

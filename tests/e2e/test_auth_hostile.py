@@ -83,6 +83,25 @@ def test_no_body(base, route):
     assert assert_contract_error(r, 400) == "invalid_request"
 
 
+FIELDS = {"/api/auth/register": ("email", "password"), "/api/auth/login": ("email", "password"),
+          "/api/auth/refresh": ("refresh_token",), "/api/auth/logout": ("refresh_token",)}
+
+
+@pytest.mark.parametrize("route", POST_ROUTES)
+def test_unknown_and_repeated_fields(base, route):
+    """Only the route's own members, each once: an extra member is named in a 400 (a typo is
+    not silently ignored), and a repeated one is refused instead of one copy winning."""
+    good = {f: (unique_email("extra") if f == "email" else "pw-" + "x" * 20) for f in FIELDS[route]}
+    r = requests.post(base + route, json={**good, "remember_me": True}, timeout=30)
+    assert assert_contract_error(r, 400) == "invalid_request"
+    assert "remember_me" in r.json()["error"]["message"]
+    first = FIELDS[route][0]
+    body = json.dumps(good)[:-1] + ", " + json.dumps(first) + ": " + json.dumps(good[first]) + "}"
+    r = requests.post(base + route, data=body, headers=JSON, timeout=30)
+    assert assert_contract_error(r, 400) == "invalid_request"
+    assert "twice" in r.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("email", SQL_EMAILS)
 def test_sql_metacharacters_in_email(env, base, email):
     r = requests.post(base + "/api/auth/register", json={"email": email, "password": "12345678"},

@@ -35,9 +35,9 @@ BAD_IDS = ["0", "-1", "abc", "1.5", "99999999999999999999", "9223372036854775808
            "%2e%2e", "1%20OR%201=1", "1;DROP%20TABLE%20tasks", "%ff", "1e3", "0x10", "+1",
            "%E2%80%AE1", "1%0d%0aX-Injected:%201"]
 BAD_QUERIES = ["limit=-1", "limit=0", "limit=1000000000000000000000", "limit=abc", "limit=",
-               "cursor=-1", "cursor=abc", "cursor=%00", "cursor=99999999999999999999",
+               "cursor=-1", "cursor=abc", "cursor=%00", "cursor=99999999999999999999", "cursor=",
                "done=maybe", "done=", "done=%00", "tag=%00", "tag=%ff", "q=%00", "q=%ff%fe",
-               "q=" + "a" * 5000, "tag=" + "t" * 500, "tag=%0a", "q=%0d%0a",
+               "q=" + "a" * 5000, "q=" + "%F0%9F%94%91" * 201, "tag=" + "t" * 500, "tag=%0a", "q=%0d%0a",
                "limit=1&limit=abc", "done=true&done=false&done=nope"]
 
 

@@ -9,6 +9,7 @@ part) and run `tasks-service --relay-only` processes of their own. Metrics are c
 value, before and after each scenario, as an operator reads them."""
 import concurrent.futures
 import json
+import signal
 import time
 
 from auth_support import free_port
@@ -169,6 +170,53 @@ def test_two_relays_share_one_backlog(env):
     finally:
         for r in relays:
             if r.p.poll() is None:
+                r.kill()
+        stack("start", "tasks")
+
+
+def test_a_frozen_relay_loses_its_shards_within_seconds(env):
+    """Two relays share the shards; one is frozen (SIGSTOP: its process, threads and timers
+    stop, and its kernel still keeps its connections open and answers TCP keepalives). Its
+    database session is a lease (TASKS_RELAY_LEASE, 10 s): the server ends it once it has been
+    idle that long, and the other relay takes its shards at its next rebalance, so a backlog
+    written meanwhile drains whole. Before, the frozen relay kept its shards, and half of the
+    tasks stopped publishing, for as long as it stayed frozen (issue 13, item 7). Once resumed,
+    the frozen relay finds its session gone, reconnects and gets its share back; every task's
+    events arrive in version order."""
+    _, uid = new_account(env)
+    stack("stop", "tasks")
+    relays = []
+    try:
+        relays = [Relay(env, "lease-live"), Relay(env, "lease-frozen")]
+        live, frozen = relays
+        wait_until("the two relays to split the shards",
+                   lambda: [r.shards() for r in relays] == [32, 32], timeout=60)
+        start = end_offsets(env)
+        frozen.p.send_signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        try:
+            expected, ids = bulk_backlog(env, uid, tasks=640, versions=3)
+            notify_relays(env)
+            wait_until("the live relay to take every shard", lambda: live.shards() == 64,
+                       timeout=60, interval=0.1)
+            took = time.monotonic() - t0
+            wait_drained(env, ids, timeout=60)
+            print(f"shards taken over {took:.1f} s after the freeze; backlog drained "
+                  f"{time.monotonic() - t0:.1f} s after it")
+        finally:
+            frozen.p.send_signal(signal.SIGCONT)
+        wait_until("the resumed relay to get its share back",
+                   lambda: [r.shards() for r in relays] == [32, 32], timeout=60)
+        dups = check_delivery(consume_since(env, start), expected)
+        print(f"duplicates: {dups}")
+        counts = [r.stop() for r in relays]
+        assert counts[0] >= len(expected) - dups, counts
+        for r in relays:
+            r.assert_clean()
+    finally:
+        for r in relays:
+            if r.p.poll() is None:
+                r.p.send_signal(signal.SIGCONT)
                 r.kill()
         stack("start", "tasks")
 

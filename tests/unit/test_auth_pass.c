@@ -38,6 +38,20 @@ static void test_policy_length_bounds(void **state)
     assert_non_null(auth_pass_policy(pw, 1025));
 }
 
+/* The bounds count characters, not bytes: "äöüß" is 8 bytes but 4 characters. */
+static void test_policy_counts_characters(void **state)
+{
+    (void)state;
+    assert_non_null(auth_pass_policy("\xc3\xa4\xc3\xb6\xc3\xbc\xc3\x9f", 8));
+    static char wide[4 * 1025 + 1];
+    for (int i = 0; i < 1025; i++)
+        memcpy(wide + 4 * i, "\xf0\x9f\x94\x91", 4); /* 🔑 */
+    assert_null(auth_pass_policy(wide, 4 * 8));
+    assert_non_null(auth_pass_policy(wide, 4 * 7));
+    assert_null(auth_pass_policy(wide, 4 * 1024));
+    assert_non_null(auth_pass_policy(wide, 4 * 1025));
+}
+
 static void test_policy_utf8_and_controls(void **state)
 {
     (void)state;
@@ -129,6 +143,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_length_bounds),
+        cmocka_unit_test(test_policy_counts_characters),
         cmocka_unit_test(test_policy_utf8_and_controls),
         cmocka_unit_test(test_hash_and_verify),
         cmocka_unit_test(test_non_argon2id_hash_never_matches),

@@ -37,7 +37,7 @@ static void test_producer_policy(void **state)
     assert_string_equal(prop(k, "enable.idempotence"), "true");
     assert_string_equal(prop(k, "acks"), "-1"); /* librdkafka spells "all" as -1 */
     assert_string_equal(prop(k, "partitioner"), "murmur2_random");
-    assert_string_equal(prop(k, "reconnect.backoff.max.ms"), "1000");
+    assert_string_equal(prop(k, "reconnect.backoff.max.ms"), "500");
     assert_string_equal(prop(k, "client.id"), "unit-producer");
     assert_false(kafka_fatal(k));
     kafka_free(k, 0, true);

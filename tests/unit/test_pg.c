@@ -726,6 +726,49 @@ static void test_transactions(void **state)
     pg_pool_close(p);
 }
 
+/* A connection lost while COMMIT is under way: nobody can say whether the transaction
+ * committed, and pg_tx says so (PG_SQLSTATE_COMMIT_UNKNOWN, never retried) instead of passing
+ * it on as an ordinary failure that a caller would take for a rollback (issue 13, item 6).
+ * Here a deferred trigger ends its own session at COMMIT time. */
+static int tx_doomed(PGconn *c, void *arg, pg_err *err)
+{
+    (*(int *)arg)++;
+    return pg_command(c, "INSERT INTO doomed VALUES (1)", 0, NULL, err) < 0 ? -1 : 0;
+}
+
+static void test_commit_outcome_unknown(void **state)
+{
+    (void)state;
+    REQUIRE_LIVE();
+    pg_pool *p = open_pool("app", 2, 1000, 0);
+    pg_err e;
+    PGconn *c = pg_acquire(p, &e);
+    assert_non_null(c);
+    static const char *const setup[] = {
+        "CREATE TABLE doomed (id int)",
+        "CREATE FUNCTION end_session() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); "
+        "RETURN NULL; END $$",
+        "CREATE CONSTRAINT TRIGGER doom AFTER INSERT ON doomed DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW EXECUTE FUNCTION end_session()",
+    };
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++)
+        assert_int_equal(pg_command(c, setup[i], 0, NULL, &e), 0);
+    pg_release(p, c);
+    int calls = 0;
+    assert_int_equal(pg_tx(p, tx_doomed, &calls, &e), -1);
+    assert_string_equal(e.sqlstate, PG_SQLSTATE_COMMIT_UNKNOWN);
+    assert_non_null(strstr(e.msg, "may have committed"));
+    assert_int_equal(pg_err_http_status(&e), 503);
+    assert_int_equal(calls, 1); /* never retried */
+    /* the pool replaced the lost connection */
+    c = pg_acquire(p, &e);
+    assert_non_null(c);
+    assert_int_equal(scalar(c, "SELECT count(*) FROM doomed"), 0);
+    pg_release(p, c);
+    pg_pool_close(p);
+}
+
 static void test_ready_check(void **state)
 {
     (void)state;
@@ -875,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_unreachable_database),
         cmocka_unit_test(test_sqlstate_from_server),
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_commit_outcome_unknown),
         cmocka_unit_test(test_ready_check),
         cmocka_unit_test(test_migrations),
         cmocka_unit_test(test_concurrent_migrators_apply_once),

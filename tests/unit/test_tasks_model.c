@@ -156,7 +156,7 @@ static void test_query(void **state)
     assert_string_equal(q.q, "milk Ж");
     assert_int_equal(q.limit, 200);
     assert_int_equal(q.cursor, 42);
-    assert_int_equal(tasks_model_query_parse("false", "", "", NULL, "", &q, &code, err, sizeof err), 0);
+    assert_int_equal(tasks_model_query_parse("false", "", "", NULL, NULL, &q, &code, err, sizeof err), 0);
     assert_int_equal(q.done, 0);
     assert_false(q.has_tag || q.has_q);
 
@@ -172,8 +172,8 @@ static void test_query(void **state)
         assert_int_equal(tasks_model_query_parse(NULL, NULL, NULL, bad_limit[i], NULL, &q, &code, err,
                                           sizeof err),
                          -1);
-    const char *bad_cursor[] = {"x", "-5", "0", "1.5", "99999999999999999999"};
-    for (size_t i = 0; i < 5; i++) {
+    const char *bad_cursor[] = {"x", "-5", "0", "1.5", "99999999999999999999", ""};
+    for (size_t i = 0; i < 6; i++) {
         assert_int_equal(tasks_model_query_parse(NULL, NULL, NULL, NULL, bad_cursor[i], &q, &code, err,
                                           sizeof err),
                          -1);
@@ -183,6 +183,16 @@ static void test_query(void **state)
     memset(longq, 'a', sizeof longq - 1);
     longq[sizeof longq - 1] = '\0';
     assert_int_equal(tasks_model_query_parse(NULL, NULL, longq, NULL, NULL, &q, &code, err, sizeof err),
+                     -1);
+    /* the limit is in characters: 200 four-byte characters pass, 201 do not */
+    char wideq[4 * (TASK_Q_MAX + 1) + 1] = "";
+    for (int i = 0; i < TASK_Q_MAX; i++)
+        strcat(wideq, "\xF0\x9F\x94\x91");
+    assert_int_equal(tasks_model_query_parse(NULL, NULL, wideq, NULL, NULL, &q, &code, err, sizeof err),
+                     0);
+    assert_string_equal(q.q, wideq);
+    strcat(wideq, "\xF0\x9F\x94\x91");
+    assert_int_equal(tasks_model_query_parse(NULL, NULL, wideq, NULL, NULL, &q, &code, err, sizeof err),
                      -1);
     assert_int_equal(tasks_model_query_parse(NULL, NULL, "a\x01", NULL, NULL, &q, &code, err, sizeof err),
                      -1);

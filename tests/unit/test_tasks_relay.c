@@ -67,6 +67,23 @@ static void test_shard_target(void **state)
     for (int n = 1; n <= 80; n++) assert_true(tasks_relay_shard_target(64, n) * n >= 64);
 }
 
+/* Fencing (issue 13, item 7): a message may be handed to librdkafka only if its timeout ends
+ * TASKS_RELAY_LEASE_SLACK_MS before the relay's lease does; at the boundary, yes. */
+static void test_may_produce(void **state)
+{
+    (void)state;
+    const long long lease_until = 100000;
+    assert_true(tasks_relay_may_produce(90000, lease_until, 5000));   /* 95 s + 3 s < 100 s */
+    assert_true(tasks_relay_may_produce(92000, lease_until, 5000));   /* exactly the slack */
+    assert_false(tasks_relay_may_produce(92001, lease_until, 5000));
+    assert_false(tasks_relay_may_produce(lease_until, lease_until, 0)); /* a lease already over */
+    /* the defaults (lease 10 s, timeout 5 s): right after a statement there is room, and a
+     * heartbeat a second later keeps it */
+    assert_true(tasks_relay_may_produce(0, 10000, 5000));
+    assert_true(tasks_relay_may_produce(1000, 1000 + 10000, 5000));
+    assert_false(tasks_relay_may_produce(2001, 10000, 5000)); /* two seconds without a statement */
+}
+
 static tasks_relay_t *new_relay(metrics_registry_t *reg, int batch)
 {
     tasks_relay_config_t c = {.database_url = "postgres://nobody@127.0.0.1:1/none",
@@ -76,6 +93,7 @@ static tasks_relay_t *new_relay(metrics_registry_t *reg, int batch)
                         .max_attempts = 3,
                         .retry_backoff_ms = 100,
                         .delivery_timeout_ms = 1000,
+                        .lease_ms = 5000,
                         .queue_max = 100,
                         .retention_ms = 1000,
                         .metrics = reg};
@@ -174,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_error_classes),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_shard_target),
+        cmocka_unit_test(test_may_produce),
         cmocka_unit_test(test_delivery_reports),
         cmocka_unit_test(test_stop_while_database_down),
         cmocka_unit_test(test_shard_list),
