@@ -19,7 +19,7 @@ infra/kube/cluster status`), and K8S_TEST_REUSE=1 starts from the node left up (
 
 The files run in name order, as stages of one cluster's life: up (10), one user's flow (20),
 a tasks-service pod deleted under load (30), relays scaled to three (40), dependencies
-stopped and the probes failing (50).
+stopped and the probes failing (50), a changed image rolled out by a second `up` (60).
 """
 import json
 import os
@@ -52,10 +52,11 @@ def cluster_env():
     return env
 
 
-def cluster(*args, check=True, timeout=600):
-    """infra/kube/cluster ARGS for the suite's node; returns the CompletedProcess."""
-    p = subprocess.run([str(CLUSTER), *args], capture_output=True, text=True, env=cluster_env(),
-                       timeout=timeout)
+def cluster(*args, check=True, timeout=600, env=None):
+    """infra/kube/cluster ARGS for the suite's node (ENV: settings of its own on top); returns
+    the CompletedProcess."""
+    p = subprocess.run([str(CLUSTER), *args], capture_output=True, text=True,
+                       env={**cluster_env(), **(env or {})}, timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"cluster {' '.join(args)} failed ({p.returncode}):\n"
                              f"{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
@@ -111,7 +112,13 @@ def system():
     if os.environ.get("K8S_TEST_REUSE") != "1":
         cluster("down", timeout=300)
     t0 = time.monotonic()
-    up = cluster("up", timeout=2400)
+    try:
+        up = cluster("up", timeout=2400)
+    except BaseException:
+        # a failed start leaves no node behind either (unless kept for a look)
+        if os.environ.get("K8S_TEST_KEEP") != "1":
+            cluster("down", check=False, timeout=300)
+        raise
     print(f"\nk8s suite: cluster up and the system ready in {time.monotonic() - t0:.0f}s (node {NODE})")
     env = {}
     for line in cluster("env").stdout.splitlines():
