@@ -19,7 +19,7 @@
 #      infra/schemathesis/requirements.txt pins.
 #   7. The single-node Kubernetes cluster's programs (make k8s-up, the k8s suite): Kubernetes,
 #      etcd and CoreDNS built with Go, the pause program with the C compiler, into the same
-#      cache (infra/kube/build.sh; ~20 minutes the first time, nothing afterwards).
+#      cache (infra/kube/build.sh; 10–30 minutes the first time, nothing afterwards).
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."

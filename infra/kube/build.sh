@@ -14,7 +14,8 @@
 # nothing; a changed pin rebuilds only its group. Static binaries (CGO_ENABLED=0, as the
 # Kubernetes release builds them), version strings set the way Kubernetes' hack/lib/version.sh
 # sets them. The compiler runs with KUBE_BUILD_JOBS parallel jobs (default 2: the machine is
-# shared); a cold build takes about 20 minutes on 2 cores (README "Timings").
+# shared); a cold build is about 16 minutes of CPU: 10–30 minutes on 2 cores, idle or shared
+# (README "Timings").
 #
 #   build.sh            build what is missing or stale
 #   build.sh --check    exit 0 when everything is built and current, 1 otherwise (no build)
@@ -76,7 +77,7 @@ command -v go >/dev/null || die "Go is needed to build the cluster (make deps ch
 mkdir -p "$OUT/bin"
 
 if ! current kube "$kube_stamp"; then
-    say "building Kubernetes v${KUBERNETES_VERSION} (${K8S_TOOLS[*]}) and etcd v${ETCD_VERSION} into $OUT/bin (cold: ~20 minutes)"
+    say "building Kubernetes v${KUBERNETES_VERSION} (${K8S_TOOLS[*]}) and etcd v${ETCD_VERSION} into $OUT/bin (cold: 10–30 minutes)"
     t0=$SECONDS
     tmp="$OUT/bin.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
     pkgs=()
