@@ -17,6 +17,9 @@
 #   6. schemathesis (PyPI, the API test of tests/e2e/test_openapi.py) into a virtualenv of
 #      Debian's python3 in the same cache, every package at the version
 #      infra/schemathesis/requirements.txt pins.
+#   7. The single-node Kubernetes cluster's programs (make k8s-up, the k8s suite): Kubernetes,
+#      etcd and CoreDNS built with Go, the pause program with the C compiler, into the same
+#      cache (infra/kube/build.sh; 10–30 minutes the first time, nothing afterwards).
 # When everything is present it only checks, in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -190,4 +193,7 @@ if [ ! -x "$ST_DIR/bin/schemathesis" ] || [ "$(cat "$ST_DIR/requirements.sum" 2>
     echo "$req_sum" >"$ST_DIR/requirements.sum"
 fi
 
-say "ok (Kafka ${KAFKA_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"
+# ---- 7. the Kubernetes cluster's programs ---------------------------------------------
+infra/kube/build.sh
+
+say "ok (Kafka ${KAFKA_VERSION}, Kubernetes ${KUBERNETES_VERSION}, Jaeger ${JAEGER_VERSION}, kustomize ${KUSTOMIZE_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, $(docker compose version 2>/dev/null | head -1), cache $CACHE)$docker_note"
