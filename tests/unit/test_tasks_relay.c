@@ -33,11 +33,11 @@ static void test_chain_marks_publish_a_prefix_per_task(void **state)
     const tasks_relay_mark_t P = TASKS_RELAY_MARK_PUBLISHED, X = TASKS_RELAY_MARK_FAILED,
                              L = TASKS_RELAY_MARK_LEAVE;
     /* heads of tasks 10, 11, 12, 13, then their chains in id order */
-    tasks_relay_pick_row_t rows[] = {{1, 10}, {2, 11}, {3, 12}, {4, 13}, {5, 10}, {6, 11},
+    tasks_relay_pick_row_t picked[] = {{1, 10}, {2, 11}, {3, 12}, {4, 13}, {5, 10}, {6, 11},
                                      {7, 12}, {8, 10}, {9, 11}, {10, 12}, {11, 13}};
     tasks_relay_row_state_t st[] = {D, D, F, N, D, F, D, D, D, D, D};
     tasks_relay_mark_t out[11];
-    tasks_relay_chain_marks(rows, st, 11, out);
+    tasks_relay_chain_marks(picked, st, 11, out);
     /* 10: all delivered, all published. 11: the second failed: it is marked failed and the
      * third, acknowledged by Kafka, stays pending behind it. 12: the head failed: nothing
      * behind it is published. 13: the head was not sent (purged): its chain waits too. */
@@ -45,7 +45,7 @@ static void test_chain_marks_publish_a_prefix_per_task(void **state)
     for (int i = 0; i < 11; i++) assert_int_equal(out[i], want[i]);
     /* heads only (no chains): every head is marked by its own outcome, as before chains */
     tasks_relay_row_state_t st2[] = {D, F, N, D};
-    tasks_relay_chain_marks(rows, st2, 4, out);
+    tasks_relay_chain_marks(picked, st2, 4, out);
     tasks_relay_mark_t want2[] = {P, X, L, P};
     for (int i = 0; i < 4; i++) assert_int_equal(out[i], want2[i]);
 }
